@@ -7,6 +7,8 @@ import os
 
 import pytest
 
+pytest_plugins = ["tests.keyrings"]
+
 
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path, monkeypatch):

@@ -24,7 +24,7 @@ class ExitCode(enum.IntEnum):
     INTERRUPTED = 130
 
 
-class ErrorCode(str, enum.Enum):
+class ErrorCode(enum.StrEnum):
     INVALID_INPUT = "invalid_input"
     USAGE_ERROR = "usage_error"
     CONFIG_ERROR = "config_error"

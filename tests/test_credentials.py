@@ -1,0 +1,120 @@
+"""Secrets: environment first, the keyring only when allowed, clear errors, never printed."""
+
+from __future__ import annotations
+
+import pytest
+
+from stiggctl.config.credentials import CredentialStore, Secret
+from stiggctl.errors import ErrorCode, ExitCode, StiggctlError
+from tests.cli_helpers import run_cli
+
+SECRET = "s3cr3t-value-Zq9"
+
+
+def test_environment_wins_and_keyring_is_not_touched(monkeypatch, forbidden_keyring):
+    monkeypatch.setenv("STIGGCTL_AUTH0_CLIENT_SECRET", SECRET)
+    store = CredentialStore("default", keyring_allowed=True)
+    resolved = store.resolve("auth0_client_secret")
+    assert resolved.origin == "env"
+    assert resolved.secret.reveal() == SECRET
+
+
+def test_keyring_used_per_profile(memory_keyring):
+    CredentialStore("staging", keyring_allowed=True).store("stigg_api_key", "server-staging")
+    CredentialStore("prod", keyring_allowed=True).store("stigg_api_key", "server-prod")
+    assert memory_keyring.store == {
+        ("stiggctl", "staging:stigg_api_key"): "server-staging",
+        ("stiggctl", "prod:stigg_api_key"): "server-prod",
+    }
+    resolved = CredentialStore("prod", keyring_allowed=True).resolve("stigg_api_key")
+    assert (resolved.origin, resolved.secret.reveal()) == ("keyring", "server-prod")
+
+
+def test_non_interactive_never_reads_keyring(forbidden_keyring):
+    store = CredentialStore("default", keyring_allowed=False)
+    assert store.resolve("stigg_api_key").origin == "not read"
+    with pytest.raises(StiggctlError) as info:
+        store.require("stigg_api_key")
+    assert info.value.code is ErrorCode.MISSING_CREDENTIAL
+    assert info.value.exit_code is ExitCode.AUTH
+    assert "STIGGCTL_STIGG_API_KEY" in info.value.hint
+
+
+def test_missing_secret_names_the_variable(memory_keyring):
+    with pytest.raises(StiggctlError) as info:
+        CredentialStore("default", keyring_allowed=True).require("auth0_client_secret")
+    assert info.value.exit_code == 4
+    assert "STIGGCTL_AUTH0_CLIENT_SECRET" in info.value.hint
+
+
+def test_unavailable_keyring_is_a_clear_error(broken_keyring):
+    store = CredentialStore("default", keyring_allowed=True)
+    with pytest.raises(StiggctlError) as info:
+        store.resolve("stigg_api_key")
+    assert info.value.code is ErrorCode.KEYRING_UNAVAILABLE
+    assert "STIGGCTL_STIGG_API_KEY" in info.value.hint
+    with pytest.raises(StiggctlError) as info:
+        store.store("stigg_api_key", SECRET)
+    assert info.value.code is ErrorCode.KEYRING_UNAVAILABLE
+
+
+def test_storing_refused_when_keyring_not_allowed(forbidden_keyring):
+    with pytest.raises(StiggctlError) as info:
+        CredentialStore("default", keyring_allowed=False).store("stigg_api_key", SECRET)
+    assert "STIGGCTL_STIGG_API_KEY" in info.value.hint
+    assert SECRET not in str(info.value) + str(info.value.hint)
+
+
+def test_secret_never_prints_itself():
+    secret = Secret(SECRET)
+    assert SECRET not in repr(secret)
+    assert SECRET not in str(secret)
+    assert SECRET not in f"{secret} {secret!r}"
+
+
+@pytest.mark.parametrize("ci", [None, "true"])
+def test_config_show_with_env_secrets_touches_no_keyring(
+    capsys, monkeypatch, forbidden_keyring, ci
+):
+    monkeypatch.setenv("STIGGCTL_AUTH0_CLIENT_SECRET", SECRET)
+    monkeypatch.setenv("STIGGCTL_STIGG_API_KEY", "server-" + SECRET)
+    if ci:
+        monkeypatch.setenv("CI", ci)
+    result = run_cli(capsys, "config", "show", "--json")
+    assert result.exit_code == 0
+    assert SECRET not in result.stdout + result.stderr
+    rows = result.json()["data"]["settings"]
+    assert rows["auth0_client_secret"] == {
+        "value": "********",
+        "source": "env",
+        "env": "STIGGCTL_AUTH0_CLIENT_SECRET",
+    }
+    assert rows["stigg_api_key"]["source"] == "env"
+
+
+def test_config_show_in_ci_without_env_does_not_read_keyring(
+    capsys, monkeypatch, forbidden_keyring
+):
+    monkeypatch.setenv("CI", "1")
+    result = run_cli(capsys, "config", "show", "--json")
+    assert result.exit_code == 0
+    assert result.json()["data"]["settings"]["stigg_api_key"]["source"] == "not read"
+
+
+def test_config_show_reports_keyring_secrets_masked(capsys, memory_keyring):
+    CredentialStore("default", keyring_allowed=True).store("stigg_api_key", SECRET)
+    result = run_cli(capsys, "config", "show", "--json")
+    row = result.json()["data"]["settings"]["stigg_api_key"]
+    assert row == {"value": "********", "source": "keyring", "env": "STIGGCTL_STIGG_API_KEY"}
+    assert SECRET not in result.stdout
+    human = run_cli(capsys, "config", "show")
+    assert SECRET not in human.stdout + human.stderr
+    assert "keyring" in human.stdout
+
+
+def test_config_show_survives_an_unavailable_keyring(capsys, broken_keyring):
+    result = run_cli(capsys, "config", "show", "--json")
+    assert result.exit_code == 0
+    assert result.json()["data"]["settings"]["auth0_client_secret"]["source"] == (
+        "keyring unavailable"
+    )
