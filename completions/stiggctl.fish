@@ -1,0 +1,1 @@
+complete --command stiggctl --no-files --arguments "(env _STIGGCTL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) stiggctl)" --condition "env _STIGGCTL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) stiggctl"
