@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
 
@@ -36,12 +37,14 @@ def make_emulator(
     seed: str | None = "demo",
     build_seconds: float = 0.6,
     rate_limit_per_second: float | None = None,
+    code_checker: Callable[[str], list[str]] | None = fake_checker,
 ) -> tuple[Auth0Emulator, Clock]:
+    """An emulator on a frozen clock; `code_checker=None` keeps the emulator's default."""
     clock = Clock(start=START)
     emu = Auth0Emulator(
         clock=clock,
         build_seconds=build_seconds,
-        code_checker=fake_checker,
+        code_checker=code_checker,
         rate_limit_per_second=rate_limit_per_second,
     )
     emu.base_url = BASE_URL

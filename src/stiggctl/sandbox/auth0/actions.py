@@ -13,7 +13,7 @@ from typing import Any
 
 from stiggctl.sandbox.auth0.errors import ApiError, bad_request, not_found
 from stiggctl.sandbox.auth0.routing import Call, Route
-from stiggctl.sandbox.auth0.state import Tenant, iso
+from stiggctl.sandbox.auth0.state import TIME_TOLERANCE, Tenant, iso
 from stiggctl.sandbox.auth0.validation import (
     CREATE_ACTION,
     DEPLOY_VERSION,
@@ -67,7 +67,7 @@ OTHER_TRIGGERS = [
 
 
 def _build_status(tenant: Tenant, started: float, errors: list[str]) -> str:
-    elapsed = tenant.now() - started
+    elapsed = tenant.elapsed_since(started)
     if elapsed >= tenant.build_seconds:
         return "failed" if errors else "built"
     if elapsed < tenant.build_seconds / 3:
@@ -97,7 +97,7 @@ def deployed_version(tenant: Tenant, action: dict[str, Any]) -> dict[str, Any] |
     live = []
     for version in action["versions"]:
         when = _deployed_at(tenant, version)
-        if when is not None and when <= now:
+        if when is not None and when <= now + TIME_TOLERANCE:
             live.append((when, version["number"], version))
     return max(live, key=lambda item: (item[0], item[1]))[2] if live else None
 

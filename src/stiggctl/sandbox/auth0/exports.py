@@ -32,7 +32,7 @@ DEFAULT_FIELDS = [
 
 
 def _job_status(tenant: Tenant, job: dict[str, Any]) -> str:
-    elapsed = tenant.now() - job["started_at"]
+    elapsed = tenant.elapsed_since(job["started_at"])
     if elapsed >= tenant.build_seconds:
         return "completed"
     return "pending" if elapsed < tenant.build_seconds / 2 else "processing"
