@@ -25,7 +25,6 @@ from dataclasses import dataclass
 import httpx
 
 ALWAYS_RETRYABLE_STATUSES = frozenset({429, 503})
-IDEMPOTENT_RETRYABLE_STATUSES = frozenset({408, 500, 502, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
 
 # The request was never handed to the server: sending it again cannot duplicate anything.
@@ -88,7 +87,7 @@ class RetryPolicy:
     def is_retryable_status(self, status: int, *, idempotent: bool) -> bool:
         if status in ALWAYS_RETRYABLE_STATUSES:
             return True
-        return idempotent and (status in IDEMPOTENT_RETRYABLE_STATUSES or status >= 500)
+        return idempotent and (status == 408 or status >= 500)
 
     def is_retryable_error(self, error: httpx.TransportError, *, idempotent: bool) -> bool:
         return idempotent or isinstance(error, _NOT_SENT_ERRORS)
