@@ -480,8 +480,8 @@ def get_action(call: Call) -> Response:
 
 
 def patch_action(call: Call) -> Response:
-    action = _action(call)
     body = read_body(call.req, UPDATE_ACTION)
+    action = _action(call)
     update_action(call.tenant, action, body)
     return json_response(action_view(call.tenant, action))
 
@@ -536,9 +536,9 @@ def get_version(call: Call) -> Response:
 
 
 def post_deploy_version(call: Call) -> Response:
+    body = read_body(call.req, DEPLOY_VERSION, allow_empty=True) or {}
     action = _action(call, "actionId")
     version = _version(action, call.params["id"])
-    body = read_body(call.req, DEPLOY_VERSION, allow_empty=True) or {}
     new = deploy_old_version(call.tenant, action, version, bool(body.get("update_draft")))
     return json_response(version_view(call.tenant, action, new))
 

@@ -111,8 +111,8 @@ def update_organization(tenant: Tenant, record: dict[str, Any], body: dict[str, 
 
 
 def patch_organization(call: Call) -> Response:
-    record = get_org_record(call.tenant, call.params["id"])
     body = read_body(call.req, UPDATE_ORGANIZATION)
+    record = get_org_record(call.tenant, call.params["id"])
     update_organization(call.tenant, record, body)
     return json_response(org_view(record))
 
@@ -159,15 +159,15 @@ def add_members(tenant: Tenant, org_id: str, user_ids: list[str]) -> None:
 
 
 def post_members(call: Call) -> Response:
-    record = get_org_record(call.tenant, call.params["id"])
     body = read_body(call.req, ORGANIZATION_MEMBERS)
+    record = get_org_record(call.tenant, call.params["id"])
     add_members(call.tenant, record["id"], body["members"])
     return Response(204)
 
 
 def delete_members(call: Call) -> Response:
-    record = get_org_record(call.tenant, call.params["id"])
     body = read_body(call.req, ORGANIZATION_MEMBERS)
+    record = get_org_record(call.tenant, call.params["id"])
     members = call.tenant.data["members"].get(record["id"], {})
     for user_id in body["members"]:
         members.pop(user_id, None)

@@ -195,8 +195,8 @@ def get_user(call: Call) -> Response:
 
 
 def patch_user(call: Call) -> Response:
-    record = get_user_record(call.tenant, call.params["id"])
     body = read_body(call.req, UPDATE_USER)
+    record = get_user_record(call.tenant, call.params["id"])
     if not body:
         raise ApiError(
             400,
