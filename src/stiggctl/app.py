@@ -115,9 +115,9 @@ class AppContext:
 
     def _client_hooks(self) -> dict[str, Any]:
         # Waiting out a rate limit takes seconds: say so instead of looking stuck.
-        from stiggctl.clients.retry import RetryPolicy
+        from stiggctl.clients.retry import RetryEvent, RetryPolicy
 
-        def on_retry(attempt: int, wait: float, reason: str) -> None:
-            self.out.note(f"{reason}; retrying in {wait:.1f}s (attempt {attempt + 1})")
+        def on_retry(event: RetryEvent) -> None:
+            self.out.note(event.describe())
 
         return {"retry": RetryPolicy(on_retry=on_retry)}
