@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import threading
@@ -218,6 +219,35 @@ def test_a_missing_node_is_a_config_error(cache, clock):
     assert raised.value.message == (
         "Node.js (no-such-node-binary) was not found: the sandbox runs Auth0 actions with it."
     )
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a shell script stands in for node")
+def test_a_runtime_that_cannot_start_is_an_internal_error(cache, clock, tmp_path):
+    broken_node = tmp_path / "node"
+    broken_node.write_text("#!/bin/sh\necho 'node: bad option: --frobnicate' >&2\nexit 9\n")
+    broken_node.chmod(0o755)
+    with pytest.raises(StiggctlError) as raised:
+        run_post_login([spec("a", "")], {}, cache, clock=clock, node=str(broken_node))
+    assert raised.value.code is ErrorCode.INTERNAL_ERROR
+    assert raised.value.message == (
+        "The action runtime ended unexpectedly (exit status 9): node: bad option: --frobnicate"
+    )
+    with pytest.raises(StiggctlError):
+        check_code("exports.onExecutePostLogin = async () => {};", node=str(broken_node))
+
+
+@requires_node
+def test_event_text_survives_the_round_trip(login):
+    name = "Zoë \u2028 \u2029 \x1e \x85 \U0001f600"
+    result = login(
+        spec(
+            "echo",
+            "console.log(event.user.name);\napi.idToken.setCustomClaim('name', event.user.name);",
+        ),
+        event={"user": {"user_id": "auth0|1", "name": name}},
+    )
+    assert result.actions[0].console == [name]
+    assert result.id_token_claims == {"name": name}
 
 
 @requires_node
@@ -443,6 +473,22 @@ def test_a_run_that_never_finishes_is_killed_at_the_deadline(login):
 def test_a_busy_loop_is_killed_too(login):
     result = login(spec("spin", "while (true) {}"), timeout_s=1.0)
     assert [a.status for a in result.actions] == ["timeout"]
+
+
+@requires_node
+@pytest.mark.skipif(os.name != "posix", reason="process groups are POSIX")
+def test_a_child_process_left_running_does_not_hold_the_login(login):
+    result = login(
+        spec(
+            "spawner",
+            "require('node:child_process').spawn(process.execPath,"
+            " ['-e', 'setTimeout(() => {}, 30000)'], {stdio: 'inherit'});",
+        ),
+        timeout_s=5.0,
+    )
+    assert result.actions[0].status == "ok"
+    # Held open by the child, the pipe would only close when the deadline killed it.
+    assert result.duration_ms < 5_000
 
 
 # console

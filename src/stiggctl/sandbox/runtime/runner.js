@@ -520,7 +520,19 @@ emit({ t: 'ready' });
 
 (input.mode === 'check' ? Promise.resolve().then(checkCode) : runLogin())
   .catch((err) => emit({ t: 'fatal', error: String(err?.stack || err) }))
-  // Every message is already in the pipe (written synchronously). Leftover timers and
-  // keep-alive sockets must not hold the run open, and a normal exit would wait ~100 ms for
-  // V8's background compilation of fetch's WebAssembly parser: end at once instead.
-  .finally(() => process.kill(process.pid, 'SIGKILL'));
+  .finally(endNow);
+
+// Every message is already in the pipe (written synchronously). Leftover timers, keep-alive
+// sockets and child processes that hold stdout must not keep the run open, and a normal
+// exit would wait ~100 ms for V8's background compilation of fetch's WebAssembly parser:
+// end at once, with the process group (runner.py makes this process its leader).
+function endNow() {
+  if (process.platform !== 'win32') {
+    try {
+      process.kill(-process.pid, 'SIGKILL');
+    } catch {
+      // not a group leader (started by hand): ending this process is enough
+    }
+  }
+  process.kill(process.pid, 'SIGKILL');
+}

@@ -294,6 +294,10 @@ def _run_node(payload: dict[str, Any], *, node: str, timeout_s: float) -> _NodeO
             _kill(process)
             stdout, stderr = process.communicate()
             timed_out = True
+        except BaseException:  # Ctrl-C included: its own session shields node from the signal
+            _kill(process)
+            process.wait()
+            raise
     messages = _parse_stream(stdout, nonce)
     if any(m.get("t") == "done" for m in messages):
         timed_out = False  # finished in time; only a leftover child held the pipe open
