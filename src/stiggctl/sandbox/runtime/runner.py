@@ -65,7 +65,9 @@ class ActionRun:
     console: list[str] = field(default_factory=list)
     # True when Auth0's logs would have cut this console output (256 characters per action).
     console_truncated: bool = False
-    # Each: {"method", "url", "status", "duration_ms"} and "error" when no answer came.
+    # Each: {"method", "url", "status", "duration_ms"} and "error" when no answer came. The
+    # duration runs until the response headers arrived; a run's first call also includes
+    # Node's one-time set-up of fetch (some 20-40 ms), as on a cold Auth0 execution.
     http_calls: list[dict[str, Any]] = field(default_factory=list)
     # Each api call in order: {"method": "user.setAppMetadata", "args": [...]}, with "result"
     # for cache calls and "late": true for calls made after the handler had finished.
