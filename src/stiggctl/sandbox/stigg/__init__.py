@@ -1,0 +1,1 @@
+"""The sandbox's Stigg: a stateful emulator of Stigg's GraphQL API."""
