@@ -257,7 +257,7 @@ def jwt_scope(emu: Auth0Emulator) -> str:
 
 def test_empty_seed_has_no_actions():
     emu, _ = make_emulator(seed="empty")
-    assert Api(emu).get("/actions/actions").body == {"actions": [], "total": 0, "per_page": 50}
+    assert Api(emu).get("/actions/actions").body == {"actions": [], "total": 0, "per_page": 20}
     assert emu.post_login_actions() == []
     assert (
         len(emu.list_users()) == 12 and len(emu.list_orgs()) == 4 and len(emu.list_clients()) == 4
@@ -351,3 +351,13 @@ def test_concurrent_requests_are_serialised():
     for thread in threads:
         thread.join()
     assert len(emu.get_user(ALICE)["app_metadata"]) == 200
+
+
+def test_answers_are_copies_of_the_state(emu):
+    api = Api(emu)
+    answer = api.get("/actions/triggers/post-login/bindings")
+    answer.body["bindings"][0]["action"]["supported_triggers"].append({"id": "x"})
+    again = api.get("/actions/triggers/post-login/bindings").body
+    assert again["bindings"][0]["action"]["supported_triggers"] == [
+        {"id": "post-login", "version": "v3"}
+    ]

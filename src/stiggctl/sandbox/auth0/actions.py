@@ -24,10 +24,11 @@ from stiggctl.sandbox.auth0.validation import (
     query_int,
     read_body,
 )
-from stiggctl.sandbox.http import Response, json_response
+from stiggctl.sandbox.http import Request, Response, json_response
 
 MAX_ACTIONS = 100
 MAX_VERSIONS = 50
+DEFAULT_PER_PAGE = 20
 RUNTIMES = ("node18", "node18-actions", "node22")
 DEFAULT_RUNTIME = "node22"
 DEFAULT_CODE = "exports.onExecutePostLogin = async (event, api) => {};\n"
@@ -441,10 +442,15 @@ def _trigger(call: Call) -> str:
     return trigger_id
 
 
+def _paging(req: Request) -> tuple[int, int]:
+    """`page` and `per_page` of the actions API (which has no 1000-record limit)."""
+    page = query_int(req, "page", 0, minimum=0)
+    return page, query_int(req, "per_page", DEFAULT_PER_PAGE, minimum=1, maximum=100)
+
+
 def list_actions(call: Call) -> Response:
     tenant, req = call.tenant, call.req
-    page = query_int(req, "page", 0, minimum=0) or 0
-    per_page = query_int(req, "per_page", 50, minimum=1, maximum=100) or 50
+    page, per_page = _paging(req)
     trigger_id, name = req.arg("triggerId"), req.arg("actionName")
     deployed_filter = query_bool(req, "deployed") if req.arg("deployed") else None
     # No marketplace integrations are installed in a sandbox tenant.
@@ -510,8 +516,7 @@ def post_deploy_action(call: Call) -> Response:
 def list_versions(call: Call) -> Response:
     tenant = call.tenant
     action = _action(call, "actionId")
-    page = query_int(call.req, "page", 0, minimum=0) or 0
-    per_page = query_int(call.req, "per_page", 20, minimum=1, maximum=100) or 20
+    page, per_page = _paging(call.req)
     newest_first = sorted(action["versions"], key=lambda v: v["number"], reverse=True)
     chosen = newest_first[page * per_page : (page + 1) * per_page]
     return json_response(
@@ -562,8 +567,7 @@ def list_triggers(call: Call) -> Response:
 def get_bindings(call: Call) -> Response:
     tenant = call.tenant
     trigger_id = _trigger(call)
-    page = query_int(call.req, "page", 0, minimum=0) or 0
-    per_page = query_int(call.req, "per_page", 20, minimum=1, maximum=100) or 20
+    page, per_page = _paging(call.req)
     bindings = tenant.data["bindings"].get(trigger_id, [])
     chosen = bindings[page * per_page : (page + 1) * per_page]
     return json_response(

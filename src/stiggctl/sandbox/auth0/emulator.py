@@ -9,6 +9,7 @@ seeds, the control plane and tests.
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable
@@ -27,13 +28,7 @@ TOKEN_PATH = "/oauth/token"
 # The paths the server routes here: the token endpoint, the Management API, and the
 # pre-signed downloads of user exports (S3 on live tenants).
 ROUTE_PREFIXES = (TOKEN_PATH, MANAGEMENT_PREFIX, exports.EXPORTS_PATH + "/")
-ROUTES = (
-    actions.ROUTES
-    + clients.ROUTES
-    + exports.ROUTES
-    + organizations.ROUTES  # before users: /users/{id}/organizations
-    + users.ROUTES
-)
+ROUTES = actions.ROUTES + clients.ROUTES + exports.ROUTES + organizations.ROUTES + users.ROUTES
 INVALID_TOKEN = "Invalid token"
 EXPIRED_TOKEN = "Expired token received for JSON Web Token validation"
 
@@ -97,6 +92,10 @@ class Auth0Emulator:
             except OAuthError as error:
                 response = json_response(error.body(), error.status)
             response.headers.update(admission.headers())
+            if response.body is not None and not isinstance(response.body, bytes):
+                # The server encodes the body after the lock is released: hand it a copy
+                # that no later request can change underneath it.
+                response.body = copy.deepcopy(response.body)
             return response
 
     def _dispatch(self, req: Request, management: bool) -> Response:

@@ -46,7 +46,6 @@ def offset_page(
 ) -> OffsetPage:
     page = query_int(req, "page", 0, minimum=0)
     per_page = query_int(req, "per_page", default_per_page, minimum=min_per_page, maximum=100)
-    assert page is not None and per_page is not None
     if limited and (page + 1) * per_page > RECORD_LIMIT:
         raise ApiError(400, INVALID_PAGING_MESSAGE, "invalid_paging")
     return OffsetPage(page, per_page, query_bool(req, "include_totals"))
@@ -71,7 +70,6 @@ class CheckpointPage:
 
 def checkpoint_page(req: Request, *, default_take: int = 50) -> CheckpointPage:
     take = query_int(req, "take", default_take, minimum=1, maximum=100)
-    assert take is not None
     raw = req.arg("from")
     return CheckpointPage(decode_checkpoint(raw) if raw else 0, take)
 

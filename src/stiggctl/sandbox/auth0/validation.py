@@ -170,11 +170,11 @@ def query_violation(name: str, message: str) -> ApiError:
 def query_int(
     req: Request,
     name: str,
-    default: int | None = None,
+    default: int,
     *,
     minimum: int | None = None,
     maximum: int | None = None,
-) -> int | None:
+) -> int:
     raw = req.arg(name)
     if raw is None or raw == "":
         return default
