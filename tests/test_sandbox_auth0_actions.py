@@ -9,6 +9,7 @@ import pytest
 
 from stiggctl.sandbox.auth0.seed import ROLES_ACTION_NAME
 from stiggctl.sandbox.clock import Clock
+from stiggctl.sandbox.http import Request
 from tests.contracts import auth0_openapi
 from tests.test_sandbox_auth0_support import (
     BROKEN_CODE,
@@ -17,6 +18,7 @@ from tests.test_sandbox_auth0_support import (
     Contract,
     api_error,
     make_emulator,
+    mint_token,
 )
 
 POST_LOGIN = [{"id": "post-login", "version": "v3"}]
@@ -504,3 +506,25 @@ def test_default_checker_is_the_runtimes_check_code(monkeypatch):
     action = new_action(api, code="module.exports = {};")
     assert seen == ["module.exports = {};"]
     assert api.get(f"/actions/actions/{action['id']}").body["status"] == "failed"
+
+
+def test_empty_bodies_are_read_as_empty_objects(tenant):
+    _, _, api = tenant
+    patched = api.call("PATCH", "/actions/triggers/post-login/bindings", raw=b"")
+    assert (patched.status, patched.body) == (200, {"bindings": []})
+    created = api.call("POST", "/actions/actions", raw=b"")
+    assert created.body["message"] == "Payload validation error: 'Missing required property: name'."
+
+
+def test_form_encoded_bodies_are_read_like_json(tenant):
+    emu, _, _ = tenant
+    headers = {
+        "authorization": f"Bearer {mint_token(emu)}",
+        "content-type": "application/x-www-form-urlencoded",
+    }
+    req = Request.build("POST", "/api/v2/actions/actions", headers, b"name=x")
+    answer = emu.handle(req)
+    # `name` was read from the form; a form cannot carry the triggers array.
+    assert answer.body["message"] == (
+        "Payload validation error: 'Missing required property: supported_triggers'."
+    )

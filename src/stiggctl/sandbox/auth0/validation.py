@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from stiggctl.sandbox.auth0.errors import ApiError
 from stiggctl.sandbox.http import Request
@@ -146,18 +147,18 @@ def read_body(req: Request, schema: Schema | None = None, *, allow_empty: bool =
         )
     content_type = (req.header("content-type") or "").lower()
     if "application/x-www-form-urlencoded" in content_type:
-        from urllib.parse import parse_qsl
-
         body: Any = dict(parse_qsl(req.body.decode("utf-8", "replace")))
     else:
         try:
             body = req.json()
         except (ValueError, UnicodeDecodeError):
             raise ApiError(400, "Invalid request payload JSON format") from None
-    if body is None and allow_empty:
-        return None
+    if body is None:
+        if allow_empty:
+            return None
+        body = {}
     if schema is not None:
-        validate_body(schema, {} if body is None else body)
+        validate_body(schema, body)
     return body
 
 
