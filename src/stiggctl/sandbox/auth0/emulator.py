@@ -88,7 +88,7 @@ class Auth0Emulator:
                     raise ApiError(429, "Global limit has been reached", "too_many_requests")
                 response = self._dispatch(req, management)
             except ApiError as error:
-                response = json_response(error.body(), error.status, **error.headers)
+                response = json_response(error.body(), error.status)
             except OAuthError as error:
                 response = json_response(error.body(), error.status)
             response.headers.update(admission.headers())
@@ -120,7 +120,7 @@ class Auth0Emulator:
                 f"Insufficient scope, expected any of: {','.join(route.scopes)}",
                 "insufficient_scope",
             )
-        return route.handler(Call(req=req, tenant=self._tenant, params=params, scopes=scopes))
+        return route.handler(Call(req=req, tenant=self._tenant, params=params))
 
     def _authorize(self, req: Request) -> frozenset[str]:
         """The scopes of the request's bearer token; 401 unless it is a valid one of ours."""

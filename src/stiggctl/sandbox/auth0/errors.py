@@ -20,14 +20,12 @@ class ApiError(Exception):
         message: str,
         error_code: str | None = None,
         *,
-        headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.error_code = error_code
-        self.headers = headers or {}
         self.extra = extra or {}
 
     def body(self) -> dict[str, Any]:

@@ -16,7 +16,6 @@ class Call:
     req: Request
     tenant: Tenant
     params: dict[str, str] = field(default_factory=dict)
-    scopes: frozenset[str] = frozenset()
 
 
 Handler = Callable[[Call], Response]

@@ -30,8 +30,8 @@ def _b64decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def mint(claims: dict[str, Any], key: bytes, *, key_id: str = "sandbox") -> str:
-    header = {"alg": "HS256", "typ": "JWT", "kid": key_id}
+def mint(claims: dict[str, Any], key: bytes) -> str:
+    header = {"alg": "HS256", "typ": "JWT", "kid": "sandbox"}
     signing_input = ".".join(
         _b64encode(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
     )
