@@ -23,7 +23,9 @@ from stiggctl.core.action_settings import (
 from stiggctl.core.render import render_action
 from tests.scenarios import MANAGEMENT_TOKEN, SECRETS, Scenario
 
+REPO_TEMPLATE = Path(__file__).resolve().parents[2] / "action_template"
 HARNESS = Path(__file__).with_name("run_action.js")
+INTERNALS = Path(__file__).with_name("call_internals.js")
 SUMMARY = re.compile(
     r"^stiggctl (?P<version>\S+) (?P<verdict>allow|deny) (?P<reason>\S+) "
     r"steps=(?P<steps>[\d,]+) calls=(?P<calls>\d+)"
@@ -40,12 +42,21 @@ def node() -> str:
 
 def run_code(code: str, job: dict[str, Any], workdir: Path) -> dict[str, Any]:
     """Run `code` once in a fresh Node.js process; the harness's result."""
+    return _node(HARNESS, code, job, workdir)
+
+
+def call_internals(code: str, cases: list[dict[str, Any]], workdir: Path) -> list[Any]:
+    """Results of internal functions of `code`: [{"function": name, "args": [...]}, ...]."""
+    return _node(INTERNALS, code, cases, workdir)
+
+
+def _node(script: Path, code: str, payload: Any, workdir: Path) -> Any:
     workdir.mkdir(parents=True, exist_ok=True)
     code_path = workdir / f"action-{len(list(workdir.glob('action-*.js')))}.js"
     code_path.write_text(code, encoding="utf-8")
     completed = subprocess.run(
-        [node(), str(HARNESS), str(code_path)],
-        input=json.dumps(job),
+        [node(), str(script), str(code_path)],
+        input=json.dumps(payload),
         capture_output=True,
         text=True,
         timeout=60,
