@@ -23,12 +23,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from stiggctl.core.action_settings import ActionSettings, FailPolicy, organization_key
+from stiggctl.core.action_settings import DAY_MS, ActionSettings, FailPolicy, organization_key
 
 REFRESH_TOKEN_PROTOCOL = "oauth2-refresh-token"
 ORG_METADATA_MAX_KEYS = 25  # Auth0 rejects an organization metadata map with more keys
 HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
