@@ -238,3 +238,17 @@ def test_info_file_errors(tmp_path, capsys):
     )
     assert missing.exit_code == 1
     assert "sandbox serve --info-file" in missing.json()["error"]["hint"]
+
+
+def test_requests_are_recorded_for_counting():
+    with running_sandbox() as server:
+        base = server.base_url
+        headers = _auth(server)
+        httpx.delete(f"{base}/_sandbox/requests")
+        httpx.get(f"{base}/api/v2/clients", headers=headers)
+        httpx.patch(f"{base}/api/v2/organizations/{ACME}", json={"metadata": {}}, headers=headers)
+        recorded = httpx.get(f"{base}/_sandbox/requests").json()["requests"]
+        assert recorded == [
+            {"method": "GET", "path": "/api/v2/clients", "status": 200},
+            {"method": "PATCH", "path": f"/api/v2/organizations/{ACME}", "status": 200},
+        ]

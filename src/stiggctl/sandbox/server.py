@@ -7,6 +7,7 @@ else is Auth0 (`/oauth/token`, `/api/v2/...`, export downloads).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -63,6 +64,9 @@ class Sandbox:
         self.stigg: StiggEmulator | None = None
         self.cache = ActionCache(clock=self.clock)
         self.logins: list[dict[str, Any]] = []
+        # Every vendor request answered (method, path, status), for tests and benchmarks
+        # that count calls and writes; bounded so a long-running sandbox stays small.
+        self.requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=10_000)
         self._state_lock = threading.Lock()
         self._login_lock = threading.Lock()
         restored = self._restore(options.state_file)
@@ -165,6 +169,11 @@ class Sandbox:
                 return json_response({"ok": True})
             if route == ("POST", "/_sandbox/login"):
                 return self._login_route(req)
+            if route == ("GET", "/_sandbox/requests"):
+                return json_response({"requests": list(self.requests)})
+            if route == ("DELETE", "/_sandbox/requests"):
+                self.requests.clear()
+                return json_response({"requests": []})
             if route == ("GET", "/_sandbox/logins"):
                 return json_response({"logins": self.logins[-100:]})
             if route == ("GET", "/_sandbox/faults"):
@@ -253,6 +262,9 @@ class Sandbox:
         self.save()
         return result
 
+    def record(self, req: Request, status: int) -> None:
+        self.requests.append({"method": req.method, "path": req.path, "status": status})
+
     def auth0_applications(self) -> list[dict[str, Any]]:
         """The tenant's login applications (not the M2M client), for the banner and env."""
         return [
@@ -292,7 +304,9 @@ class _Handler(BaseHTTPRequestHandler):
                     with contextlib.suppress(OSError):
                         self.connection.shutdown(socket.SHUT_RDWR)
                     return
-                self._send(fault_response(req, decision.fault, sandbox.clock()))
+                response = fault_response(req, decision.fault, sandbox.clock())
+                sandbox.record(req, response.status)
+                self._send(response)
                 return
         try:
             response = sandbox.handle(req)
@@ -300,6 +314,8 @@ class _Handler(BaseHTTPRequestHandler):
             response = json_response(
                 {"statusCode": 500, "error": "Internal Server Error", "message": repr(exc)}, 500
             )
+        if not req.path.startswith("/_sandbox/"):
+            sandbox.record(req, response.status)
         self._send(response)
         if req.method not in ("GET", "HEAD") and not req.path.startswith("/_sandbox/"):
             sandbox.save()
