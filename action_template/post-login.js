@@ -338,7 +338,9 @@ async function reportLogin(event, run, customerId, period) {
     eventName: SETTINGS.eventName,
     idempotencyKey: idempotencyKey(customerId, userId, period.start),
     dimensions: { user_id: userId },
-    timestamp: new Date(run.now).toISOString(),
+    // No timestamp: Stigg stamps the event on receipt. A login-time stamp can fall a few
+    // milliseconds before the subscription that provisioning just created, outside its
+    // first usage period, and the user would not be counted.
   };
   return stigg(event, run, "stigg.reportEvent", GQL_REPORT_LOGIN_EVENT, {
     events: { usageEvents: [usageEvent] },

@@ -243,7 +243,6 @@ def test_to_dict_is_json_ready():
                 "eventName": "user-login",
                 "idempotencyKey": key,
                 "dimensions": {"user_id": "auth0|alice"},
-                "timestamp": "2025-03-14T09:30:00.000Z",
             }
         ],
         "deny_message": None,

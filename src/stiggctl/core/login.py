@@ -233,7 +233,6 @@ class UsageEvent:
     event_name: str
     idempotency_key: str
     user_id: str
-    timestamp: str
 
     def to_graphql(self) -> dict[str, Any]:
         """As sent in `reportEvent(events: {usageEvents: [...]})`."""
@@ -242,7 +241,6 @@ class UsageEvent:
             "eventName": self.event_name,
             "idempotencyKey": self.idempotency_key,
             "dimensions": {"user_id": self.user_id},
-            "timestamp": self.timestamp,
         }
 
 
@@ -619,7 +617,6 @@ class _Flow:
                 s.event_name, customer_id, ctx.user.user_id, period.start_ms
             ),
             user_id=ctx.user.user_id,
-            timestamp=format_time(ctx.now_ms),
         )
         self.events.append(event)
         self._call(ActionCall.REPORT_EVENT, round_trip + 1)
