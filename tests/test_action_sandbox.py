@@ -1,0 +1,127 @@
+"""The rendered Action deployed into the sandbox and run by real logins over real HTTP:
+provisioning, metering, the limit, the returning-user shortcut, period rollover, fail policy."""
+
+from __future__ import annotations
+
+import pytest
+
+from stiggctl.core.action_settings import ActionSettings
+from stiggctl.core.render import render_action
+from stiggctl.sandbox.auth0.seed import ACME, BUSINESS_APP_ID, CONSUMER_APP_ID, GLOBEX
+from stiggctl.sandbox.faults import FaultPlan, FaultRule
+from tests.sandbox_helpers import running_sandbox
+
+pytestmark = pytest.mark.node
+
+ACTION = "Stigg Integration (stiggctl)"
+
+
+def deploy(server, **overrides):
+    info = server.info()
+    settings = ActionSettings(
+        mode=overrides.pop("mode", "both"),
+        application_id="*",
+        b2c_plan_id="plan-free",
+        b2b_plan_id="plan-free",
+        auth0_domain=server.base_url,
+        stigg_api_url=info["stigg"]["api_url"],
+        **overrides,
+    )
+    server.sandbox.auth0.add_action(
+        ACTION,
+        render_action(settings).code,
+        secrets={
+            "STIGG_API_KEY": info["stigg"]["api_key"],
+            "AUTH0_M2M_CLIENT_ID": info["auth0"]["client_id"],
+            "AUTH0_M2M_CLIENT_SECRET": info["auth0"]["client_secret"],
+        },
+    )
+
+
+def login(server, name, org=ACME, client=BUSINESS_APP_ID, **kwargs):
+    result = server.sandbox.login(f"auth0|demo-{name}", org_id=org, client_id=client, **kwargs)
+    ours = next(a for a in result["actions"] if a["name"] == ACTION)
+    return result, ours
+
+
+def test_organization_limit_returning_users_and_rollover():
+    with running_sandbox() as server:
+        deploy(server)
+        stigg, auth0 = server.sandbox.stigg, server.sandbox.auth0
+        for name in ("alice", "bob", "carol"):
+            result, ours = login(server, name)
+            assert result["allowed"], (name, result)
+            assert ours["status"] == "ok"
+        assert sorted(stigg.active_users(ACME)) == [
+            "auth0|demo-alice",
+            "auth0|demo-bob",
+            "auth0|demo-carol",
+        ]
+        # The organization was provisioned once, on the B2B plan, its other keys kept.
+        assert stigg.customer(ACME) is not None
+        metadata = auth0.get_org(ACME)["metadata"]
+        assert metadata["industry"] == "manufacturing"
+        assert metadata["region"] == "eu"
+        assert metadata["customer_provisioned"] == "true"
+
+        denied, ours = login(server, "dave")
+        assert denied["allowed"] is False
+        assert denied["deny_reason"] == "Access Denied"
+        assert ours["status"] == "denied"
+        assert "auth0|demo-dave" not in stigg.active_users(ACME)
+
+        # A returning user of this period costs no network call, even over the limit.
+        again, ours = login(server, "alice")
+        assert again["allowed"] is True
+        assert ours["http_calls"] == []
+        refresh, ours = login(server, "bob", protocol="oauth2-refresh-token")
+        assert refresh["allowed"] is True
+        assert ours["http_calls"] == []
+
+        # Next period: dave is a new active user of an empty period.
+        server.sandbox.clock.advance(32 * 86400)
+        later, ours = login(server, "dave")
+        assert later["allowed"] is True
+        assert stigg.active_users(ACME) == ["auth0|demo-dave"]
+
+
+def test_individual_is_provisioned_once():
+    with running_sandbox() as server:
+        deploy(server)
+        first, ours = login(server, "alice", org=None, client=CONSUMER_APP_ID)
+        assert first["allowed"] is True
+        assert len(ours["http_calls"]) == 1
+        customer = server.sandbox.stigg.customer("auth0|demo-alice")
+        assert customer is not None
+        user = server.sandbox.auth0.get_user("auth0|demo-alice")
+        assert user["app_metadata"]["stigg_customer_provisioned"] is True
+        second, ours = login(server, "alice", org=None, client=CONSUMER_APP_ID)
+        assert second["allowed"] is True
+        assert ours["http_calls"] == []
+
+
+def test_stigg_down_fail_open_allows_and_marks_nothing():
+    with running_sandbox() as server:
+        deploy(server)
+        server.sandbox.faults.replace(FaultPlan(rules=[FaultRule(route="/graphql", error_rate=1)]))
+        result, ours = login(server, "heidi", org=GLOBEX)
+        assert result["allowed"] is True
+        assert ours["status"] == "ok"
+        assert "customer_provisioned" not in (server.sandbox.auth0.get_org(GLOBEX)["metadata"])
+        user = server.sandbox.auth0.get_user("auth0|demo-heidi")
+        assert not any(key.startswith(GLOBEX) for key in user.get("app_metadata", {}))
+        # Stigg back: the next login does the whole flow.
+        server.sandbox.faults.replace(FaultPlan())
+        result, _ = login(server, "heidi", org=GLOBEX)
+        assert result["allowed"] is True
+        assert server.sandbox.stigg.active_users(GLOBEX) == ["auth0|demo-heidi"]
+
+
+def test_stigg_down_fail_closed_denies_with_retry_message():
+    with running_sandbox() as server:
+        deploy(server, fail_policy="closed")
+        server.sandbox.faults.replace(FaultPlan(rules=[FaultRule(route="/graphql", error_rate=1)]))
+        result, ours = login(server, "heidi", org=GLOBEX)
+        assert result["allowed"] is False
+        assert "try again" in result["deny_reason"]
+        assert ours["status"] == "denied"
