@@ -183,3 +183,17 @@ def test_every_command_has_help_with_an_example(capsys):
 def test_json_output_is_valid_json_for_data(capsys):
     result = run_cli(capsys, "--json", "config", "path")
     assert json.loads(result.stdout)["data"]["path"].endswith("config.toml")
+
+
+def test_ctrl_c_exits_130_with_an_error_envelope(capsys, monkeypatch):
+    from stiggctl.config import profiles
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(profiles, "config_path", interrupted)
+    result = run_cli(capsys, "--json", "config", "path")
+    assert result.exit_code == 130
+    assert result.json() == {
+        "error": {"code": "interrupted", "message": "Interrupted.", "hint": None}
+    }

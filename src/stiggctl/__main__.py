@@ -60,6 +60,10 @@ def run(args: list[str]) -> int:
     json_mode = _json_requested(args)
     try:
         result = get_command(app).main(args, prog_name="stiggctl", standalone_mode=False)
+        if result == errors.ExitCode.INTERRUPTED:
+            # Typer turns Ctrl-C into exit 130 silently; say it, in the chosen format.
+            err = errors.StiggctlError(errors.ErrorCode.INTERRUPTED, "Interrupted.")
+            return _report(err, json_mode, current_context())
         return result if isinstance(result, int) else 0
     except errors.StiggctlError as err:
         return _report(err, json_mode, current_context())
