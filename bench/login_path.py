@@ -12,8 +12,8 @@ Each contender runs in a sandbox of its own with the same tenant, and their logi
 so a noisy moment hurts both alike. Calls and round trips are observed on the sandbox's side:
 every vendor request's interval runs from its arrival to its answer, and a call's round trip
 is one more than the longest chain of calls answered before it arrived. Concurrent calls
-overlap there only while the added latency exceeds the few milliseconds between their
-arrivals: below some 10 ms, round trips read high.
+overlap there only while the added latency exceeds the gap between their arrivals: at 2 ms
+or less, round trips can read high (at 0 ms, concurrent calls look sequential).
 """
 
 from __future__ import annotations
