@@ -23,7 +23,6 @@ import contextlib
 import math
 import random
 import statistics
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,8 +32,7 @@ from stiggctl.core.action_settings import M2M_TOKEN_CACHE_KEY, ActionSettings, M
 from stiggctl.core.render import render_action
 from stiggctl.sandbox.auth0.seed import BUSINESS_APP_ID
 from stiggctl.sandbox.clock import Clock
-from stiggctl.sandbox.faults import FaultDecision, FaultPlan, FaultRule
-from stiggctl.sandbox.http import Request
+from stiggctl.sandbox.faults import FaultPlan, FaultRule
 from stiggctl.sandbox.server import SandboxOptions, SandboxServer
 from stiggctl.sandbox.stigg.emulator import ACTIVE_USERS_FEATURE_ID
 
@@ -79,40 +77,21 @@ def sequential_round_trips(calls: list[ObservedCall]) -> int:
 
 
 class CallTimeline:
-    """Every vendor request a sandbox answers, with its arrival and answer times.
-
-    The sandbox asks its fault plan about each vendor request as it arrives (before the added
-    latency) and records it once answered, both on the thread that serves it: those two hooks
-    bound the request's interval (the sandbox keeps no times of its own). Control paths
-    (`/_sandbox/...`) pass through neither.
-    """
+    """Every vendor request a sandbox answers, with its arrival and answer times (the
+    sandbox records both for each request; control paths are not recorded)."""
 
     def __init__(self, server: SandboxServer) -> None:
-        self._lock = threading.Lock()
-        self._arrivals: dict[int, float] = {}
-        self._calls: list[ObservedCall] = []
-        sandbox = server.sandbox
-        decide, record = sandbox.faults.decide, sandbox.record
-
-        def arrived(method: str, path: str) -> FaultDecision:
-            with self._lock:
-                self._arrivals[threading.get_ident()] = time.perf_counter()
-            return decide(method, path)
-
-        def answered(req: Request, status: int) -> None:
-            now = time.perf_counter()
-            with self._lock:
-                start = self._arrivals.pop(threading.get_ident(), now)
-                self._calls.append(ObservedCall(req.method, req.path, start, now))
-            record(req, status)
-
-        sandbox.faults.decide = arrived
-        sandbox.record = answered
+        self._requests = server.sandbox.requests
+        self._requests.clear()
 
     def take(self) -> list[ObservedCall]:
-        with self._lock:
-            calls, self._calls = self._calls, []
-            return calls
+        taken = []
+        while self._requests:
+            entry = self._requests.popleft()
+            taken.append(
+                ObservedCall(entry["method"], entry["path"], entry["arrived"], entry["answered"])
+            )
+        return taken
 
 
 # The contenders ---------------------------------------------------------------------------

@@ -262,8 +262,18 @@ class Sandbox:
         self.save()
         return result
 
-    def record(self, req: Request, status: int) -> None:
-        self.requests.append({"method": req.method, "path": req.path, "status": status})
+    def record(self, req: Request, status: int, arrived: float) -> None:
+        """One answered vendor request; `arrived`/`answered` are time.perf_counter() seconds
+        (latency included), so overlapping calls and round trips can be told apart."""
+        self.requests.append(
+            {
+                "method": req.method,
+                "path": req.path,
+                "status": status,
+                "arrived": arrived,
+                "answered": time.perf_counter(),
+            }
+        )
 
     def auth0_applications(self) -> list[dict[str, Any]]:
         """The tenant's login applications (not the M2M client), for the banner and env."""
@@ -290,6 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # the request log would drown the console; `--verbose` could print it
 
     def _serve(self) -> None:
+        arrived = time.perf_counter()
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         req = Request.build(self.command, self.path, dict(self.headers.items()), body)
@@ -305,7 +316,7 @@ class _Handler(BaseHTTPRequestHandler):
                         self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 response = fault_response(req, decision.fault, sandbox.clock())
-                sandbox.record(req, response.status)
+                sandbox.record(req, response.status, arrived)
                 self._send(response)
                 return
         try:
@@ -315,7 +326,7 @@ class _Handler(BaseHTTPRequestHandler):
                 {"statusCode": 500, "error": "Internal Server Error", "message": repr(exc)}, 500
             )
         if not req.path.startswith("/_sandbox/"):
-            sandbox.record(req, response.status)
+            sandbox.record(req, response.status, arrived)
         self._send(response)
         if req.method not in ("GET", "HEAD") and not req.path.startswith("/_sandbox/"):
             sandbox.save()
