@@ -10,6 +10,7 @@ import typer
 
 from stiggctl import __version__
 from stiggctl.app import AppContext
+from stiggctl.commands import action as action_cmd
 from stiggctl.commands import config as config_cmd
 from stiggctl.commands import deploy as deploy_cmd
 from stiggctl.commands import sandbox as sandbox_cmd
@@ -80,3 +81,4 @@ def root(
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 app.command("deploy-action")(deploy_cmd.deploy_action)
+app.add_typer(action_cmd.app, name="action")
