@@ -13,6 +13,7 @@ from stiggctl.app import AppContext
 from stiggctl.commands import action as action_cmd
 from stiggctl.commands import config as config_cmd
 from stiggctl.commands import deploy as deploy_cmd
+from stiggctl.commands import doctor as doctor_cmd
 from stiggctl.commands import sandbox as sandbox_cmd
 
 _current: AppContext | None = None
@@ -82,3 +83,4 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 app.command("deploy-action")(deploy_cmd.deploy_action)
 app.add_typer(action_cmd.app, name="action")
+app.command("doctor")(doctor_cmd.doctor)
