@@ -156,6 +156,24 @@ def test_after_a_rollback_deploy_action_brings_the_profile_back(capsys, sandbox,
     assert '"b2bPlanId": "plan-pro"' in deployed_code(sandbox)
 
 
+def test_a_rollback_to_the_profiles_rendering_leaves_only_the_draft_to_update(
+    capsys, sandbox, monkeypatch
+):
+    deploy_ok(capsys)
+    monkeypatch.setenv("STIGGCTL_B2B_PLAN", "plan-pro")
+    deploy_ok(capsys)
+    monkeypatch.setenv("STIGGCTL_B2B_PLAN", "plan-free")
+    assert action(capsys, "rollback").json()["data"]["version"] == 3
+    clear_requests(sandbox)
+    data = deploy_ok(capsys)
+    # v3 already runs the profile's rendering: no new version, the draft is brought back.
+    assert data["steps"] == [{"step": "update_code", "detail": "settings changed (same template)"}]
+    assert data["version"] == 3
+    assert writes_seen(sandbox) == [("PATCH", "/api/v2/actions/actions/{id}", 200)]
+    assert deploy_ok(capsys)["steps"] == []
+    assert tenant_view(sandbox)["action"]["versions"] == [1, 2, 3]
+
+
 def test_rollback_to_the_live_version_changes_nothing(capsys, sandbox):
     deploy_ok(capsys)
     clear_requests(sandbox)

@@ -241,12 +241,14 @@ def test_a_failed_build_exits_1_and_leaves_the_live_version(capsys, sandbox, mon
 
     monkeypatch.setattr(apply, "profile_rendering", good)
     fixed = deploy(capsys).json()["data"]
-    # The broken code's body no longer matches its header: it reads as edited by hand.
+    # The broken code's body no longer matches its header: it reads as edited by hand. What
+    # runs (v1) is already the profile's rendering: only the draft is put right.
     assert fixed["steps"] == [
-        {"step": "update_code", "detail": "replace code edited outside stiggctl"},
-        {"step": "deploy", "detail": "deploy the built draft (v1 stays live until then)"},
+        {"step": "update_code", "detail": "replace code edited outside stiggctl"}
     ]
-    assert fixed["version"] == 2
+    assert fixed["version"] == 1
+    assert deploy(capsys).json()["data"]["changed"] is False
+    assert tenant_view(sandbox)["action"]["versions"] == [1]
 
 
 def test_bindings_before_and_after_ours_keep_their_order(capsys, sandbox, monkeypatch):

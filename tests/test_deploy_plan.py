@@ -65,9 +65,7 @@ def deployed_state(
         runtime=runtime,
         secret_names=frozenset(secret_names),
         all_changes_deployed=all_changes_deployed,
-        deployed=VersionState(
-            id=f"v{number}", number=number, code=code, status="built", deployed=True
-        ),
+        deployed=VersionState(f"v{number}", number, code, "built", True, runtime),
     )
 
 
@@ -260,6 +258,18 @@ def test_live_code_equal_to_the_rendering_needs_no_deploy():
     # A rollback to a copy of the current version: Auth0 says not all changes are deployed.
     copy = deployed_state(current_code(), number=4, all_changes_deployed=False)
     assert plan(copy).steps == ()
+    # A rollback to it from a later version: the draft is brought back, nothing deployed.
+    stale_draft = deployed_state(current_code(), number=3, draft_code=current_code("plan-pro"))
+    assert plan(stale_draft).step_dicts() == [
+        {"step": "update_code", "detail": "settings changed (same template)"}
+    ]
+
+
+def test_a_live_version_on_another_runtime_is_deployed_again():
+    assert steps(plan(deployed_state(current_code(), runtime="node18"))) == [
+        "update_runtime",
+        "deploy",
+    ]
 
 
 def test_hand_edited_or_foreign_code_is_replaced():

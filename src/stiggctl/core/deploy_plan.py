@@ -177,6 +177,7 @@ class VersionState:
     code: str
     status: str | None = None
     deployed: bool = False
+    runtime: str | None = None
 
 
 @dataclass(frozen=True)
@@ -321,10 +322,14 @@ def plan_deploy(
             PlannedStep(Step.UPDATE_RUNTIME, f"runtime {action.runtime or '(none)'} -> {runtime}")
         )
     deployed = action.deployed
-    # The live code carries the secrets' fingerprint too: live code equal to `code` is the
-    # profile's rendering with the profile's secrets, whatever else the draft went through
-    # (a rollback to a copy of the current version leaves `all_changes_deployed` false).
-    if steps or deployed is None or deployed.code != code:
+    # What runs decides whether to deploy, not the draft's history: the live code carries
+    # the secrets' fingerprint too, so live code equal to `code` is the profile's rendering
+    # with the profile's secrets. (After a rollback to a copy of it, Auth0 reports changes
+    # not deployed; a draft left different from it is updated, not deployed again.)
+    live_is_wanted = (
+        deployed is not None and deployed.code == code and deployed.runtime in (None, runtime)
+    )
+    if not live_is_wanted:
         live = f"v{deployed.number} stays live until then" if deployed else "nothing is live yet"
         steps.append(PlannedStep(Step.DEPLOY, f"deploy the built draft ({live})"))
     binding = plan_binding(list(bindings), action.id, action_name, position)

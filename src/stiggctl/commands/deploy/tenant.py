@@ -80,6 +80,7 @@ def version_state(version: ActionVersion) -> VersionState:
         code=version.code or "",
         status=str(version.status) if version.status else None,
         deployed=version.deployed,
+        runtime=version.runtime,
     )
 
 
