@@ -14,7 +14,10 @@ from stiggctl.commands import action as action_cmd
 from stiggctl.commands import config as config_cmd
 from stiggctl.commands import deploy as deploy_cmd
 from stiggctl.commands import doctor as doctor_cmd
+from stiggctl.commands import mau as mau_cmd
 from stiggctl.commands import sandbox as sandbox_cmd
+from stiggctl.commands import setup as setup_cmd
+from stiggctl.commands import simulate as simulate_cmd
 
 _current: AppContext | None = None
 
@@ -79,8 +82,11 @@ def root(
     ctx.obj = _current
 
 
-app.add_typer(config_cmd.app, name="config")
-app.add_typer(sandbox_cmd.app, name="sandbox")
+app.command("setup")(setup_cmd.setup)
 app.command("deploy-action")(deploy_cmd.deploy_action)
 app.add_typer(action_cmd.app, name="action")
 app.command("doctor")(doctor_cmd.doctor)
+app.command("simulate-login")(simulate_cmd.simulate_login)
+app.add_typer(mau_cmd.app, name="mau")
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(sandbox_cmd.app, name="sandbox")
