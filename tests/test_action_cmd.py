@@ -233,7 +233,13 @@ def test_remove_unbinds_then_deletes_and_keeps_the_others_in_order(capsys, sandb
 
     again = action(capsys, "remove")
     assert again.exit_code == 0
-    assert again.json()["data"]["removed"] is False
+    assert again.json()["data"] == {
+        "action_id": None,
+        "action_name": ACTION_NAME,
+        "removed": False,
+        "unbound": False,
+        "bindings": None,
+    }
 
 
 def test_remove_of_an_unbound_action_only_deletes_it(capsys, sandbox):

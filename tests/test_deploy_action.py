@@ -7,6 +7,7 @@ import pytest
 
 from stiggctl.core.render import RenderedAction
 from stiggctl.sandbox.auth0.seed import BUSINESS_APP_ID, demo_user_id
+from stiggctl.sandbox.clock import Clock
 from stiggctl.sandbox.faults import FaultPlan, FaultRule
 from tests.cli_helpers import run_cli
 from tests.test_deploy_support import (
@@ -19,6 +20,7 @@ from tests.test_deploy_support import (
     deployed_body,
     live_secrets,
     management,
+    on_request,
     record_retry_waits,
     requests_seen,
     tenant_view,
@@ -366,3 +368,27 @@ def test_a_profile_that_cannot_render_fails_before_any_request(capsys, sandbox, 
     assert result.json()["error"]["code"] == "config_error"
     assert "b2b_plan" in result.json()["error"]["message"]
     assert requests_seen(sandbox) == []
+
+
+def test_timeout_ends_the_wait_and_the_next_run_completes(capsys, monkeypatch):
+    # A frozen clock: the build only finishes when the test moves time forward.
+    with cli_sandbox(monkeypatch, clock=Clock(start=1_800_000_000.0)) as server:
+        result = deploy(capsys, "--timeout", "1")
+        assert result.exit_code == 1
+        error = result.json()["error"]
+        assert (error["code"], error["message"]) == (
+            "timeout",
+            f"The build of '{ACTION_NAME}' was still pending after 1s (--timeout).",
+        )
+        assert tenant_view(server)["bindings"] == [ROLES]
+
+        clock = server.sandbox.clock
+        clock.advance(1.0)
+
+        def is_deploy(method: str, path: str) -> bool:
+            return method == "POST" and path.endswith("/deploy")
+
+        with on_request(server, is_deploy, lambda: clock.advance(1.0)):
+            data = deploy(capsys).json()["data"]
+        assert [s["step"] for s in data["steps"]] == ["deploy", "bind"]
+        assert tenant_view(server)["bindings"] == [ROLES, ACTION_NAME]

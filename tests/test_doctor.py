@@ -292,3 +292,25 @@ def test_an_incomplete_profile_fails_its_check_and_the_drift_check_is_skipped(
     assert profile["status"] == "fail"
     assert profile["message"].startswith("The profile has no b2b_plan")
     assert "STIGGCTL_B2B_PLAN" in profile["fix"]
+
+
+def test_settings_that_do_not_load_fail_and_skip_the_rest(capsys, sandbox, monkeypatch):
+    monkeypatch.setenv("STIGGCTL_MODE", "b2x")
+    code, data = doctor(capsys)
+    assert code == 3
+    assert statuses(data) == {
+        "profile": "fail",
+        "auth0_credentials": "fail",
+        "auth0_scopes": "skip",
+        "application": "skip",
+        "action_exists": "skip",
+        "action_built": "skip",
+        "action_current": "skip",
+        "action_bound": "skip",
+        "stigg_credentials": "skip",
+        "stigg_feature": "skip",
+    }
+    profile = data["checks"][0]
+    assert profile["message"] == (
+        "Invalid setting STIGGCTL_MODE: 'b2x' is not a mode: one of b2c, b2b, both."
+    )

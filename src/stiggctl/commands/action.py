@@ -265,7 +265,13 @@ def _remove(app_ctx: AppContext, name_override: str | None, yes: bool) -> dict[s
     with auth0:
         action = auth0.find_action(name)
         if action is None:
-            return {"action_id": None, "action_name": name, "removed": False, "unbound": False}
+            return {
+                "action_id": None,
+                "action_name": name,
+                "removed": False,
+                "unbound": False,
+                "bindings": None,  # not read: nothing of ours to take out
+            }
         if app_ctx.can_prompt and not yes:
             typer.confirm(
                 f"Unbind and delete the action {name!r} ({action.id})?", abort=True, err=True

@@ -50,13 +50,17 @@ def doctor(
 
 
 def run_checks(app_ctx: AppContext, name_override: str | None) -> DoctorReport:
-    from stiggctl.core.doctor import DoctorReport
+    from stiggctl.core.doctor import DoctorReport, skip
 
     checks: list[Check] = []
     mode, rendered, settings_loaded = _profile_check(app_ctx, checks)
     _auth0_checks(app_ctx, name_override, mode, rendered, checks)
     if settings_loaded:
         _stigg_checks(app_ctx, mode, checks)
+    else:
+        because = "the profile's settings do not load"
+        checks.append(skip("stigg_credentials", "Stigg API key", because))
+        checks.append(skip("stigg_feature", "Active Users feature", because))
     return DoctorReport(tuple(checks))
 
 

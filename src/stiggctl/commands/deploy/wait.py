@@ -50,7 +50,8 @@ class Waiter:
         """
         interval = self.first_interval
         if not look_first:
-            self.sleep(interval)
+            self.sleep(min(interval, max(self.deadline - self.clock(), 0.0)))
+            interval = min(interval * self.growth, self.max_interval)
         while True:
             result = poll()
             if result is not None:
