@@ -40,6 +40,14 @@ def serve(
     rate_limit: float | None = typer.Option(
         None, help="Management API requests per second before 429 (free tenants: 2)."
     ),
+    tls: bool = typer.Option(
+        False,
+        "--tls",
+        help="Serve HTTPS with a CA made at start-up, for SDKs that insist on https://{domain}.",
+    ),
+    ca_file: Path | None = typer.Option(
+        None, "--ca-file", help="With --tls: write the CA certificate (PEM) here."
+    ),
 ) -> None:
     """Run the sandbox in the foreground until interrupted.
 
@@ -50,6 +58,9 @@ def serve(
       eval "$(stiggctl sandbox env --info-file /tmp/sandbox.json)"
 
       stiggctl sandbox serve --latency-ms 25 --error-rate 0.1 --fault-route /graphql
+
+      stiggctl sandbox serve --tls --ca-file /tmp/sandbox-ca.pem   (then, e.g. for Node SDKs:
+      NODE_EXTRA_CA_CERTS=/tmp/sandbox-ca.pem with domain 127.0.0.1:PORT)
     """
     import signal
     import threading
@@ -87,6 +98,8 @@ def serve(
         faults=FaultPlan(rules=rules),
         build_seconds=build_seconds,
         rate_limit_per_second=rate_limit,
+        tls=tls,
+        ca_file=ca_file,
     )
     try:
         server = SandboxServer(options)
@@ -135,6 +148,8 @@ def _print_banner(app_ctx, info: dict, info_file: Path | None) -> None:
     console.print(f"  M2M client secret {info['auth0']['client_secret']}")
     console.print(f"  Stigg API URL     {info['stigg']['api_url']}")
     console.print(f"  Stigg API key     {info['stigg']['api_key']}")
+    if info.get("tls"):
+        console.print(f"  CA certificate    {info['tls']['ca_file']}")
     for app_info in info.get("applications", []):
         console.print(
             f"  application       {app_info['client_id']}  {app_info['name']} "
@@ -200,6 +215,11 @@ def sandbox_env(info: dict) -> dict[str, str]:
     apps = {a["organization_usage"]: a["client_id"] for a in info.get("applications", [])}
     if "allow" in apps:
         env["STIGGCTL_APPLICATION_ID"] = apps["allow"]
+    if info.get("tls"):
+        # Python (httpx, requests via SSL_CERT_FILE) and Node (added to its CAs) trust the
+        # sandbox's CA in this shell.
+        env["SSL_CERT_FILE"] = info["tls"]["ca_file"]
+        env["NODE_EXTRA_CA_CERTS"] = info["tls"]["ca_file"]
     return env
 
 
@@ -222,29 +242,39 @@ def env(
         typer.echo(f"export {name}={shlex.quote(value)}")
 
 
-def _base_url(info_file: Path | None, app_ctx) -> str:
+def _sandbox_target(info_file: Path | None, app_ctx) -> tuple[str, str | bool]:
+    """The sandbox's base URL, and what to verify its certificate with (TLS only)."""
     if info_file is not None:
-        return read_info_file(info_file)["base_url"]
-    base = app_ctx.settings.auth0_base_url
+        info = read_info_file(info_file)
+        return info["base_url"], (info.get("tls") or {}).get("ca_file") or True
+    from urllib.parse import urlsplit
+
     from stiggctl.errors import ErrorCode, StiggctlError
 
-    if not base or not base.startswith("http://"):
+    base = app_ctx.settings.auth0_base_url
+    # Control paths exist only on a sandbox: never send them to a real tenant.
+    if not base or urlsplit(base).hostname not in ("127.0.0.1", "localhost", "::1"):
         raise StiggctlError(
             ErrorCode.CONFIG_ERROR,
             "No sandbox to talk to.",
             "Give --info-file, or point STIGGCTL_AUTH0_DOMAIN at the sandbox "
             '(eval "$(stiggctl sandbox env --info-file FILE)").',
         )
-    return base
+    return base, True
 
 
-def _control(app_ctx, base_url: str, method: str, path: str, body: dict | None = None) -> dict:
+def _control(
+    target: tuple[str, str | bool], method: str, path: str, body: dict | None = None
+) -> dict:
     import httpx
 
     from stiggctl.errors import ErrorCode, StiggctlError, from_exception
 
+    base_url, verify = target
     try:
-        response = httpx.request(method, f"{base_url}{path}", json=body, timeout=60.0)
+        response = httpx.request(
+            method, f"{base_url}{path}", json=body, timeout=60.0, verify=verify
+        )
     except httpx.HTTPError as exc:
         raise from_exception(exc, service="the sandbox") from None
     payload = response.json() if response.content else {}
@@ -276,14 +306,14 @@ def login(
     from stiggctl.errors import ExitCode
 
     app_ctx = ctx.obj
-    base = _base_url(info_file, app_ctx)
+    target = _sandbox_target(info_file, app_ctx)
     body = {
         "user_id": user,
         "org_id": org,
         "client_id": client,
         "protocol": "oauth2-refresh-token" if refresh else "oidc-basic-profile",
     }
-    result = _control(app_ctx, base, "POST", "/_sandbox/login", body)
+    result = _control(target, "POST", "/_sandbox/login", body)
     app_ctx.out.result(result, lambda console: render_login(console, result))
     if not result.get("allowed"):
         raise typer.Exit(int(ExitCode.CHECK_FAILED))
@@ -348,7 +378,7 @@ def faults(
             }
         )
     result = _control(
-        app_ctx, _base_url(info_file, app_ctx), "PUT", "/_sandbox/faults", {"rules": rules}
+        _sandbox_target(info_file, app_ctx), "PUT", "/_sandbox/faults", {"rules": rules}
     )
     app_ctx.out.result(result, f"{len(result['rules'])} fault rule(s) in effect")
 
@@ -367,10 +397,6 @@ def advance_clock(
     app_ctx = ctx.obj
     total = days * 86400 + seconds
     result = _control(
-        app_ctx,
-        _base_url(info_file, app_ctx),
-        "POST",
-        "/_sandbox/clock/advance",
-        {"seconds": total},
+        _sandbox_target(info_file, app_ctx), "POST", "/_sandbox/clock/advance", {"seconds": total}
     )
     app_ctx.out.result(result, f"sandbox clock moved {total:.0f}s forward")

@@ -42,6 +42,10 @@ class SandboxOptions:
     rate_limit_per_second: float | None = None
     clock: Clock = field(default_factory=Clock)
     node: str = "node"
+    # Serve HTTPS with a certificate for 127.0.0.1/localhost from a CA made at start-up, so
+    # SDKs and tools that insist on https://{domain} can be pointed at the sandbox.
+    tls: bool = False
+    ca_file: Path | None = None  # where to write that CA's certificate (PEM)
 
 
 class Sandbox:
@@ -69,6 +73,7 @@ class Sandbox:
         self.requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=10_000)
         self._state_lock = threading.Lock()
         self._login_lock = threading.Lock()
+        self.ca_file: Path | None = None
         restored = self._restore(options.state_file)
         if not restored:
             self._seed(options.seed)
@@ -243,6 +248,7 @@ class Sandbox:
                 timeout_s=timeout_s,
                 clock=self.clock,
                 node=self.options.node,
+                ca_file=str(self.ca_file) if self.ca_file else None,
             )
             self.auth0.complete_login(
                 user_id,
@@ -387,6 +393,16 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     sandbox: Sandbox
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up or refuses the sandbox's certificate is its own business;
+        # anything else is a bug worth the traceback.
+        import ssl
+        import sys
+
+        if isinstance(sys.exc_info()[1], ssl.SSLError | ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 class SandboxServer:
     """A running sandbox. Use as a context manager in tests; `serve_forever` in the CLI."""
@@ -397,9 +413,43 @@ class SandboxServer:
         self.httpd = _HTTPServer((self.options.host, self.options.port), _Handler)
         self.httpd.sandbox = self.sandbox
         host, port = self.httpd.server_address[:2]
-        self.base_url = f"http://{host}:{port}"
+        self._temp_dir: tempfile.TemporaryDirectory[str] | None = None
+        scheme = "http"
+        if self.options.tls:
+            self._serve_tls()
+            scheme = "https"
+        self.base_url = f"{scheme}://{host}:{port}"
         self.sandbox.auth0.base_url = self.base_url
         self._thread: threading.Thread | None = None
+
+    def _serve_tls(self) -> None:
+        import ssl
+
+        try:
+            import trustme
+        except ImportError:
+            from stiggctl.errors import ErrorCode, StiggctlError
+
+            raise StiggctlError(
+                ErrorCode.CONFIG_ERROR,
+                "Serving the sandbox over TLS needs the trustme package.",
+                "pip install 'stiggctl[tls]'",
+            ) from None
+        authority = trustme.CA(organization_name="stiggctl sandbox")
+        certificate = authority.issue_cert("127.0.0.1", "localhost")
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        certificate.configure_cert(context)
+        ca_file = self.options.ca_file
+        if ca_file is None:
+            self._temp_dir = tempfile.TemporaryDirectory(prefix="stiggctl-sandbox-")
+            ca_file = Path(self._temp_dir.name) / "ca.pem"
+        authority.cert_pem.write_to_path(str(ca_file))
+        self.sandbox.ca_file = ca_file
+        # The handshake happens on the handler's thread, so a slow client cannot hold up
+        # accept() for everyone else.
+        self.httpd.socket = context.wrap_socket(
+            self.httpd.socket, server_side=True, do_handshake_on_connect=False
+        )
 
     @property
     def port(self) -> int:
@@ -423,6 +473,7 @@ class SandboxServer:
                 "api_key": creds["stigg_api_key"],
             },
             "applications": self.sandbox.auth0_applications(),
+            "tls": {"ca_file": str(self.sandbox.ca_file)} if self.sandbox.ca_file else None,
         }
 
     def start(self) -> SandboxServer:
@@ -446,6 +497,8 @@ class SandboxServer:
             self._thread = None
         self.httpd.server_close()
         self.sandbox.save()
+        if self._temp_dir is not None:
+            self._temp_dir.cleanup()
 
     def __enter__(self) -> SandboxServer:
         return self.start()

@@ -118,11 +118,13 @@ def run_post_login(
     timeout_s: float = AUTH0_TIMEOUT_S,
     clock: Callable[[], float] = time.time,
     node: str = "node",
+    ca_file: str | None = None,
 ) -> LoginRun:
     """Run `actions` in order on `event` (which gets each action's own `secrets`).
 
     `clock` is the sandbox's time (epoch seconds): the actions' `Date` starts from it and
-    their cache entries expire by it, so pass the same clock as the cache's.
+    their cache entries expire by it, so pass the same clock as the cache's. `ca_file`: a
+    CA that the actions' `fetch` trusts besides the usual ones (a sandbox served over TLS).
     """
     started = time.perf_counter()
     report = _RunReport(actions)
@@ -136,7 +138,7 @@ def run_post_login(
                 {"id": a.id, "name": a.name, "code": a.code, "secrets": a.secrets} for a in actions
             ],
         }
-        outcome = _run_node(payload, node=node, timeout_s=timeout_s)
+        outcome = _run_node(payload, node=node, timeout_s=timeout_s, ca_file=ca_file)
         if not _runner_started(outcome):
             raise _runtime_failure(outcome)
         for message in outcome.messages:
@@ -268,7 +270,9 @@ class _NodeOutcome:
     timed_out: bool
 
 
-def _run_node(payload: dict[str, Any], *, node: str, timeout_s: float) -> _NodeOutcome:
+def _run_node(
+    payload: dict[str, Any], *, node: str, timeout_s: float, ca_file: str | None = None
+) -> _NodeOutcome:
     executable = shutil.which(node)
     if executable is None:
         raise StiggctlError(
@@ -285,7 +289,7 @@ def _run_node(payload: dict[str, Any], *, node: str, timeout_s: float) -> _NodeO
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=_node_environment(),
+            env=_node_environment(ca_file),
             # Its own process group, so a timeout also ends whatever the actions started.
             start_new_session=os.name == "posix",
         )
@@ -306,10 +310,12 @@ def _run_node(payload: dict[str, Any], *, node: str, timeout_s: float) -> _NodeO
     return _NodeOutcome(messages, stdout, stderr, process.returncode, timed_out)
 
 
-def _node_environment() -> dict[str, str]:
+def _node_environment(ca_file: str | None = None) -> dict[str, str]:
     # Nothing of this process's environment (which may hold the tool's own credentials)
     # reaches the actions; UTC as on Auth0's servers.
     environment = {"TZ": "UTC", "PATH": os.environ.get("PATH", "")}
+    if ca_file:
+        environment["NODE_EXTRA_CA_CERTS"] = ca_file
     if "SYSTEMROOT" in os.environ:  # Windows needs it for sockets
         environment["SYSTEMROOT"] = os.environ["SYSTEMROOT"]
     return environment
