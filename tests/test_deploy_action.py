@@ -271,10 +271,15 @@ def test_bindings_before_and_after_ours_keep_their_order(capsys, sandbox, monkey
     ]
     assert tenant_view(sandbox)["bindings"] == [ROLES, "Audit log", ACTION_NAME]
 
+    human = run_cli(capsys, "deploy-action", "--position", "start")
+    assert human.exit_code == 0
+    assert " ".join(human.stdout.split()) == (
+        f"Updated '{ACTION_NAME}': v2 is live and bound to post-login at position 1 of 3. "
+        "✓ bind move in post-login from position 3 to 1 of 3"
+    )
     first = deploy(capsys, "--position", "start").json()["data"]
-    assert (first["position"], first["version"]) == (1, 2)
+    assert (first["changed"], first["position"], first["version"]) == (False, 1, 2)
     assert tenant_view(sandbox)["bindings"] == [ACTION_NAME, ROLES, "Audit log"]
-    assert deploy(capsys, "--position", "start").json()["data"]["changed"] is False
 
 
 def test_an_unbound_action_is_bound_again_without_a_new_version(capsys, sandbox):

@@ -39,7 +39,10 @@ def render_outcome(outcome: DeployOutcome) -> Callable[[Console], None]:
         if not plan.changed:
             console.print(f"No changes: {name} v{outcome.version} is live and {where}.")
             return
-        console.print(f"Deployed {name} v{outcome.version}: {where}.")
+        if plan.has(Step.DEPLOY):
+            console.print(f"Deployed {name} v{outcome.version}: {where}.")
+        else:
+            console.print(f"Updated {name}: v{outcome.version} is live and {where}.")
         _steps(console, outcome, "✓")
 
     return render
