@@ -7,7 +7,11 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from stiggctl.app import AppContext
+    from stiggctl.clients.auth0 import Auth0Client
+    from stiggctl.clients.auth0_models import Action
 
 app = typer.Typer(
     help="Inspect, roll back or remove the post-login Action that deploy-action manages.",
@@ -169,7 +173,7 @@ def _status(app_ctx: AppContext, name_override: str | None) -> dict[str, Any]:
     }
 
 
-def _print_status(console, data: dict[str, Any]) -> None:
+def _print_status(console: Console, data: dict[str, Any]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -287,7 +291,7 @@ def _remove(app_ctx: AppContext, name_override: str | None, yes: bool) -> dict[s
     }
 
 
-def _require_action(auth0, name: str):
+def _require_action(auth0: Auth0Client, name: str) -> Action:
     from stiggctl.errors import ErrorCode, StiggctlError
 
     action = auth0.find_action(name)

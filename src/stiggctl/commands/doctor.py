@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from stiggctl.app import AppContext
     from stiggctl.clients.auth0 import Auth0Client
     from stiggctl.core.action_settings import Mode
@@ -298,7 +300,7 @@ def _stigg_checks(app_ctx: AppContext, mode: Mode | None, checks: list[Check]) -
 _MARKS = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]", "skip": "[dim]-[/]"}
 
 
-def _print_report(console: Any, report: DoctorReport) -> None:
+def _print_report(console: Console, report: DoctorReport) -> None:
     from rich.markup import escape
     from rich.table import Table
 
