@@ -23,7 +23,7 @@ class FakeTime:
 
 def test_polls_with_growing_intervals_until_done():
     time = FakeTime()
-    waiter = Waiter(60.0, clock=time.clock, sleep=time.sleep)
+    waiter = Waiter(60.0, clock=time.clock, sleep=time.sleep, first_interval=0.05)
     answers = iter([None] * 8 + ["built"])
     assert waiter.until(lambda: next(answers), lambda: "never") == "built"
     assert time.slept == [0.05, 0.08, 0.128, 0.2048, 0.32768, 0.524288, 0.838861, 1.342177]
@@ -51,3 +51,15 @@ def test_the_deadline_is_shared_and_named_in_the_error():
     with pytest.raises(StiggctlError):
         waiter.until(lambda: looks.append(1), lambda: "Version 2 was not live yet")
     assert looks == [1]
+
+
+@pytest.mark.parametrize(
+    ("base_url", "first"),
+    [
+        ("https://acme.eu.auth0.com", 0.5),
+        ("http://127.0.0.1:8765", 0.05),
+        ("https://localhost:8443", 0.05),
+    ],
+)
+def test_a_real_tenant_is_polled_gently(base_url, first):
+    assert Waiter.for_tenant(base_url, 60.0).first_interval == first

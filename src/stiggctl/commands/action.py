@@ -248,7 +248,7 @@ def _rollback(
             return {**data, "version": live.number, "changed": False}
         try:
             version = auth0.deploy_action_version(action.id, target.id)
-            waiter = Waiter(timeout)
+            waiter = Waiter.for_tenant(auth0.base_url, timeout)
             action = wait_until_live(auth0, waiter, app_ctx.out, action, version)
         except KeyboardInterrupt:
             raise StiggctlError(

@@ -90,7 +90,13 @@ def run_deploy(app_ctx: AppContext, options: DeployOptions) -> DeployOutcome:
     secrets = profile_secrets(app_ctx, rendered.secret_names)
     with auth0:
         deployer = Deployer(
-            auth0, app_ctx.out, Waiter(options.timeout), rendered, secrets, name, options.position
+            auth0,
+            app_ctx.out,
+            Waiter.for_tenant(auth0.base_url, options.timeout),
+            rendered,
+            secrets,
+            name,
+            options.position,
         )
         action = auth0.find_action(name)
         bindings = read_bindings(auth0)
