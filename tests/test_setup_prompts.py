@@ -23,8 +23,8 @@ from stiggctl.prompts import (
 )
 
 PLANS = [
-    Option("plan-free", ("plan-free", "Free", "3")),
-    Option("plan-pro", ("plan-pro", "Pro", "50")),
+    Option("plan-free", ("Free", "3")),
+    Option("plan-pro", ("Pro", "50")),
 ]
 
 
@@ -126,7 +126,7 @@ def test_closed_input_aborts(monkeypatch):
 
 def test_scripted_answers_by_key_defaults_and_refusals():
     prompter = ScriptedPrompter({"b2b_plan": ["nope", "plan-pro"], "tenant": ["x y", "acme"]})
-    assert prompter.choice("b2b_plan", "Plan", PLANS, headers=()) == "plan-pro"
+    assert prompter.choice("b2b_plan", "Plan", PLANS, headers=("plan",)) == "plan-pro"
     assert prompter.text("feature", "Feature", default="feature-active-users") == (
         "feature-active-users"
     )
@@ -168,3 +168,12 @@ def test_the_installed_prompter_answers_inside_the_block_only():
     with answering(scripted):
         assert prompter_for(console) is scripted
     assert isinstance(prompter_for(console), RichPrompter)
+
+
+def test_choice_values_are_shown_whole_on_a_narrow_terminal(monkeypatch):
+    terminal = Terminal(monkeypatch, ["1"])
+    terminal.console.width = 50
+    apps = [Option("sbxBusinessPortal000000000000001", ("Acme Business Portal", "b2b"))]
+    prompter = RichPrompter(terminal.console)
+    assert prompter.choice("application_id", "App", apps, headers=("client id", "name", "mode"))
+    assert any("sbxBusinessPortal000000000000001" in line for line in terminal.lines)

@@ -25,7 +25,7 @@ Validator = Callable[[str], str]
 
 @dataclass(frozen=True)
 class Option:
-    """One answer of a choice: its value, and the row shown for it (under the headers)."""
+    """One answer of a choice: its value, and what else its row shows."""
 
     value: str
     cells: tuple[str, ...]
@@ -54,7 +54,10 @@ class Prompter(Protocol):
         headers: Sequence[str],
         default: str | None = None,
     ) -> str:
-        """The value of the option chosen (by its number or its value)."""
+        """The value of the option chosen (by its number or its value).
+
+        `headers`: the values' header, then one header per cell of the options.
+        """
         ...
 
     def confirm(self, key: str, question: str, *, default: bool) -> bool: ...
@@ -111,10 +114,13 @@ class RichPrompter:
 
         table = Table(box=None, padding=(0, 2, 0, 0), show_edge=False)
         table.add_column("#", justify="right")
-        for header in headers:
-            table.add_column(escape(header))
+        value_header, *cell_headers = headers
+        # Values are what a person may type: shown whole, never wrapped or cut.
+        table.add_column(escape(value_header), no_wrap=True, overflow="ignore")
+        for header in cell_headers:
+            table.add_column(escape(header), overflow="fold")
         for number, option in enumerate(options, start=1):
-            table.add_row(str(number), *(escape(cell) for cell in option.cells))
+            table.add_row(str(number), escape(option.value), *(escape(c) for c in option.cells))
         self.console.print(table)
         values = [option.value for option in options]
         default_number = str(values.index(default) + 1) if default in values else None
