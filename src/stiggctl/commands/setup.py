@@ -369,7 +369,7 @@ class SetupWizard:
             self.flags.region,
             "--region",
             "Auth0 region of the tenant",
-            [Option(region, (region,)) for region in REGIONS],
+            [Option(region, ()) for region in REGIONS],
             headers=("region",),
             default=self.existing.get("auth0_region"),
             check=_setting("auth0_region"),
@@ -463,11 +463,8 @@ class SetupWizard:
                 f"(applications: {known}; '*' for all)"
             )
 
-        options = [
-            Option(c.client_id, (c.name, c.client_id, c.app_type, c.usage_means, c.mode.value))
-            for c in choices
-        ]
-        options.append(Option(ALL_APPLICATIONS, ("every application", "*", "", "", "both")))
+        options = [Option(c.client_id, (c.name, c.usage_means, c.mode.value)) for c in choices]
+        options.append(Option(ALL_APPLICATIONS, ("every application", "", "both")))
         known = self.existing.get("application_id")
         application = self._choose(
             "application_id",
@@ -475,7 +472,7 @@ class SetupWizard:
             "--application",
             "Application whose logins are metered",
             options,
-            headers=("name", "client id", "type", "lets sign in", "mode"),
+            headers=("client id", "name", "lets sign in", "mode"),
             default=known if known in by_id or known == ALL_APPLICATIONS else None,
             check=check,
         )
@@ -511,7 +508,7 @@ class SetupWizard:
         answer = self.prompter.choice(
             "mode",
             "Who are the customers?",
-            [Option(m.value, (m.value, MODE_MEANS[m])) for m in Mode],
+            [Option(m.value, (MODE_MEANS[m],)) for m in Mode],
             headers=("mode", "meaning"),
             default=default.value,
         )
@@ -576,9 +573,7 @@ class SetupWizard:
                 "The Stigg environment has no published plan to start customers on.",
                 "Create and publish the plans in the Stigg app, then run `stiggctl setup` again.",
             )
-        options = [
-            Option(c.ref_id, (c.ref_id, c.name, c.active_users_limit)) for c in choices.values()
-        ]
+        options = [Option(c.ref_id, (c.name, c.active_users_limit)) for c in choices.values()]
 
         def check(answer: str) -> str:
             answer = answer.strip()
