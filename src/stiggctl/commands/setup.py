@@ -111,8 +111,8 @@ def setup(
 
       stiggctl setup
 
-      stiggctl setup --no-input --domain acme.eu.auth0.com --client-id M2M_ID
-      --application APP_ID --b2b-plan plan-free --deploy
+      stiggctl setup --no-input --domain acme.eu.auth0.com --client-id M2M_ID \\
+        --application APP_ID --b2b-plan plan-free --deploy
     """
     flags = SetupFlags(
         domain=domain,
