@@ -73,7 +73,7 @@ def record_retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     def hooks(self: AppContext) -> dict[str, Any]:
         return {"retry": RetryPolicy(sleep=waits.append, clock=clock, random=lambda: 0.5)}
 
-    monkeypatch.setattr(AppContext, "_client_hooks", hooks)
+    monkeypatch.setattr(AppContext, "client_options", hooks)
     return waits
 
 

@@ -62,7 +62,7 @@ def server(monkeypatch):
         monkeypatch.setenv("STIGGCTL_B2B_PLAN", "plan-free")
         # A vendor answering 503 is retried: without waiting, here.
         monkeypatch.setattr(
-            AppContext, "_client_hooks", lambda self: {"retry": RetryPolicy(sleep=lambda _s: None)}
+            AppContext, "client_options", lambda self: {"retry": RetryPolicy(sleep=lambda _s: None)}
         )
         yield server
 

@@ -104,17 +104,19 @@ class AppContext:
             settings.auth0_base_url,
             settings.auth0_client_id,
             secret.reveal(),
-            **self._client_hooks(),
+            **self.client_options(),
         )
 
     def stigg(self) -> StiggClient:
         from stiggctl.clients.stigg import StiggClient
 
         secret = self.credentials.require("stigg_api_key")
-        return StiggClient(self.settings.stigg_api_url, secret.reveal(), **self._client_hooks())
+        return StiggClient(self.settings.stigg_api_url, secret.reveal(), **self.client_options())
 
-    def _client_hooks(self) -> dict[str, Any]:
-        # Waiting out a rate limit takes seconds: say so instead of looking stuck.
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments every vendor client of this run gets (the retry policy, whose
+        waits are shown: waiting out a rate limit takes seconds, say so instead of looking
+        stuck). For clients built from other credentials, as setup does before saving."""
         from stiggctl.clients.retry import RetryEvent, RetryPolicy
 
         def on_retry(event: RetryEvent) -> None:

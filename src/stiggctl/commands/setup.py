@@ -406,7 +406,7 @@ class SetupWizard:
         from stiggctl.clients.auth0 import Auth0Client
 
         # The same retry policy (and its notes on rate-limit waits) as every command.
-        return Auth0Client(base_url, client_id, secret, **self.app_ctx._client_hooks())
+        return Auth0Client(base_url, client_id, secret, **self.app_ctx.client_options())
 
     def _close_auth0(self) -> None:
         if self.auth0 is not None:
@@ -531,7 +531,7 @@ class SetupWizard:
         from stiggctl.clients.stigg import StiggClient
 
         def list_plans(api_key: str) -> tuple[StiggClient, list[Plan]]:
-            client = StiggClient(api_url, api_key, **self.app_ctx._client_hooks())
+            client = StiggClient(api_url, api_key, **self.app_ctx.client_options())
             try:
                 with self.out.status(f"Listing the plans of {api_url}..."):
                     return client, client.list_plans()
