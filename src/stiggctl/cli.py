@@ -12,6 +12,7 @@ from stiggctl import __version__
 from stiggctl.app import AppContext
 from stiggctl.commands import action as action_cmd
 from stiggctl.commands import config as config_cmd
+from stiggctl.commands import demo as demo_cmd
 from stiggctl.commands import deploy as deploy_cmd
 from stiggctl.commands import doctor as doctor_cmd
 from stiggctl.commands import mau as mau_cmd
@@ -82,6 +83,7 @@ def root(
     ctx.obj = _current
 
 
+app.command("demo")(demo_cmd.demo)
 app.command("setup")(setup_cmd.setup)
 app.command("deploy-action")(deploy_cmd.deploy_action)
 app.add_typer(action_cmd.app, name="action")

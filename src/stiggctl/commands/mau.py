@@ -147,7 +147,7 @@ def report(
         sys.stdout.flush()
     elif fmt is ReportFormat.TABLE:
         app_ctx.out.result(
-            None, lambda console: _print_table(console, collected, totals, feature_id, reconcile)
+            None, lambda console: print_table(console, collected, totals, feature_id, reconcile)
         )
     if fail_over and totals.alerting:
         raise typer.Exit(int(ExitCode.CHECK_FAILED))
@@ -260,7 +260,7 @@ _STATUS_STYLES = {
 }
 
 
-def _print_table(
+def print_table(
     console: Console,
     rows: Sequence[UsageRow],
     totals: ReportTotals,

@@ -109,19 +109,20 @@ def serve(
             f"Cannot listen on {host}:{port}: {exc.strerror}.",
             "Choose another --port (0 picks a free one).",
         ) from None
-    info = server.info()
-    if info_file is not None:
-        write_info_file(info_file, info)
-    _print_banner(ctx.obj, info, info_file)
-
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
         stop.set()
 
+    # Ready to stop before telling anyone it runs: a signal right after the banner is
+    # handled, not fatal.
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     server.start()
+    info = server.info()
+    if info_file is not None:
+        write_info_file(info_file, info)
+    _print_banner(ctx.obj, info, info_file)
     try:
         stop.wait()
     finally:

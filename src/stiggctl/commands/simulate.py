@@ -91,7 +91,7 @@ def simulate_login(
         at_ms=at_ms,
         at_given=at is not None,
     )
-    app_ctx.out.result(simulation.to_dict(), _render(simulation))
+    app_ctx.out.result(simulation.to_dict(), render_simulation(simulation))
     if not simulation.allowed:
         raise typer.Exit(int(ExitCode.CHECK_FAILED))
 
@@ -337,7 +337,7 @@ def _stigg_unavailable(
 # -- human output ----------------------------------------------------------------------------
 
 
-def _render(simulation: Simulation) -> Callable[[Console], None]:
+def render_simulation(simulation: Simulation) -> Callable[[Console], None]:
     def render(console: Console) -> None:
         from rich.markup import escape
 
