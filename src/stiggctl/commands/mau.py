@@ -267,6 +267,7 @@ def print_table(
     feature_id: str,
     reconcile: bool,
 ) -> None:
+    """The report for a person: the fullest customers first, then the totals and period."""
     from rich.table import Table
     from rich.text import Text
 
