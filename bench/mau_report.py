@@ -2,7 +2,7 @@
 sandbox in a forked child process: CSV with concurrency 1 and 4, and JSON (which holds
 every row) with 4.
 
-    python bench/mau_report.py [--customers 2000] [--latency-ms 10] [--tcp-nodelay]
+    python bench/mau_report.py [--customers 2000] [--latency-ms 10]
 
 Every Stigg request gets `--latency-ms` added by the sandbox's fault injection, as a network
 would. Wall time is measured in one run, peak memory in another under tracemalloc (which
@@ -10,11 +10,6 @@ slows Python down): the peak is the growth of traced memory during the report ab
 was allocated before it. The sandbox runs in a child process because it evaluates a page
 of customers by building a record of every customer (to filter and sort): in the same
 process that transient work, which grows with the customer count, would be most of the peak.
-
-`--tcp-nodelay` switches Nagle's algorithm off on the sandbox's sockets. Its handler writes
-the headers and the body of an answer separately, so on a kept-alive connection the body
-waits for the client's delayed ACK (about 40 ms on Linux): that wait, not the report,
-dominates the plain figures.
 """
 
 from __future__ import annotations
@@ -89,12 +84,8 @@ def report(fmt: str, concurrency: int, *, traced: bool) -> tuple[float, int, int
     return seconds, peak, sink.lines
 
 
-def serve(customers: int, latency_ms: int, tcp_nodelay: bool, conn: Connection) -> None:
+def serve(customers: int, latency_ms: int, conn: Connection) -> None:
     """The child process: a seeded sandbox, its info sent up, served until told to stop."""
-    if tcp_nodelay:
-        from stiggctl.sandbox import server as sandbox_server
-
-        sandbox_server._Handler.disable_nagle_algorithm = True
     faults = FaultPlan(rules=[FaultRule(route="/graphql", latency_ms=latency_ms)])
     server = SandboxServer(SandboxOptions(faults=faults)).start()
     try:
@@ -136,13 +127,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--latency-ms", type=int, default=10)
-    parser.add_argument("--tcp-nodelay", action="store_true")
     args = parser.parse_args()
     context = multiprocessing.get_context("fork")
     ours, theirs = context.Pipe()
-    child = context.Process(
-        target=serve, args=(args.customers, args.latency_ms, args.tcp_nodelay, theirs)
-    )
+    child = context.Process(target=serve, args=(args.customers, args.latency_ms, theirs))
     child.start()
     try:
         measures = measure_all(ours.recv())
@@ -151,9 +139,8 @@ def main() -> None:
         child.join(timeout=30)
     check_complete(measures, args.customers)
 
-    nodelay = ", TCP_NODELAY" if args.tcp_nodelay else ""
     print(
-        f"mau report over {args.customers} customers, sandbox in a child process{nodelay}, "
+        f"mau report over {args.customers} customers, sandbox in a child process, "
         f"{args.latency_ms} ms added to each Stigg request"
     )
     print()
