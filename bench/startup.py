@@ -28,6 +28,10 @@ def stiggctl_command() -> list[str]:
 
 def measure(commands: dict[str, list[str]], runs: int) -> dict[str, list[float]]:
     env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
+    # As on a user's machine, Python caches compiled modules (pip precompiles what it
+    # installs; an editable install caches on first run). Some environments switch that
+    # off, which would time the compiler instead of stiggctl.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     samples: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(runs):
         # Interleaved, so a noisy moment hurts every command alike.
