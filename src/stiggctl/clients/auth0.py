@@ -21,7 +21,6 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urljoin
 
 import httpx
-from pydantic import BaseModel, ValidationError
 
 from stiggctl.clients.auth0_models import (
     Action,
@@ -35,6 +34,7 @@ from stiggctl.clients.auth0_models import (
     Trigger,
     User,
 )
+from stiggctl.clients.common import ModelT, http_client, json_or_none, parse_model
 from stiggctl.clients.concurrency import RateLimitGate
 from stiggctl.clients.retry import RetryPolicy
 from stiggctl.errors import ErrorCode, StiggctlError, from_exception, from_http_status
@@ -64,7 +64,6 @@ DEFAULT_EXPORT_FIELDS = (
 )
 
 T = TypeVar("T")
-ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class OffsetListing(Generic[T]):
@@ -129,7 +128,7 @@ class Auth0Client:
         self._gate = RateLimitGate(
             sleep=self._retry.sleep, clock=self._retry.clock, max_wait=self._retry.max_wait
         )
-        self._http = httpx.Client(
+        self._http = http_client(
             transport=transport, timeout=timeout, headers={"Accept": "application/json"}
         )
         self._token_lock = threading.Lock()
@@ -175,7 +174,7 @@ class Auth0Client:
         response = self._send(request, idempotent=True)
         if response.is_error:
             raise self._token_error(response)
-        payload = _json(response)
+        payload = json_or_none(response)
         token = payload.get("access_token") if isinstance(payload, dict) else None
         if not isinstance(token, str) or not token:
             raise StiggctlError(
@@ -190,7 +189,7 @@ class Auth0Client:
         self._scopes = frozenset(str(payload.get("scope") or "").split())
 
     def _token_error(self, response: httpx.Response) -> StiggctlError:
-        body = _json(response)
+        body = json_or_none(response)
         body = body if isinstance(body, dict) else {}
         error = str(body.get("error") or "")
         description = str(body.get("error_description") or body.get("message") or "")
@@ -263,10 +262,10 @@ class Auth0Client:
         response = self._send(request, idempotent=idempotent)
         if response.is_error:
             raise self._api_error(response, method, path)
-        return _json(response) if response.content else None
+        return json_or_none(response) if response.content else None
 
     def _api_error(self, response: httpx.Response, method: str, path: str) -> StiggctlError:
-        body = _json(response)
+        body = json_or_none(response)
         body = body if isinstance(body, dict) else {}
         message = self._redact(
             str(body.get("message") or body.get("error") or response.reason_phrase or "")
@@ -315,7 +314,7 @@ class Auth0Client:
         """Actions of the tenant (at most 100 exist), optionally filtered by exact name."""
         params = {"actionName": name, "triggerId": trigger_id, "deployed": deployed}
         actions = [
-            _model(Action, item)
+            _parse(Action, item)
             for item in self._numbered_pages("/actions/actions", "actions", params)
         ]
         # `actionName` is documented as a filter, not as an exact match: make it one.
@@ -327,7 +326,7 @@ class Auth0Client:
         return found[0] if found else None
 
     def get_action(self, action_id: str) -> Action:
-        return _model(Action, self._call("GET", f"/actions/actions/{_id(action_id)}"))
+        return _parse(Action, self._call("GET", f"/actions/actions/{_id(action_id)}"))
 
     def create_action(
         self,
@@ -349,7 +348,7 @@ class Auth0Client:
             "dependencies": _dependencies(dependencies or {}),
             "secrets": _secrets(secrets or {}),
         }
-        return _model(Action, self._call("POST", "/actions/actions", body=body))
+        return _parse(Action, self._call("POST", "/actions/actions", body=body))
 
     def update_action(
         self,
@@ -373,7 +372,7 @@ class Auth0Client:
             body["dependencies"] = _dependencies(dependencies)
         if secrets is not None:
             body["secrets"] = _secrets(secrets)
-        return _model(Action, self._call("PATCH", f"/actions/actions/{_id(action_id)}", body=body))
+        return _parse(Action, self._call("PATCH", f"/actions/actions/{_id(action_id)}", body=body))
 
     def delete_action(self, action_id: str, *, force: bool = False) -> None:
         """Delete an action; a bound one only with `force` (else a conflict error)."""
@@ -382,33 +381,33 @@ class Auth0Client:
 
     def deploy_action(self, action_id: str) -> ActionVersion:
         """Deploy the built draft as a new version (`deployed` turns true shortly after)."""
-        return _model(
+        return _parse(
             ActionVersion, self._call("POST", f"/actions/actions/{_id(action_id)}/deploy")
         )
 
     def list_action_versions(self, action_id: str) -> list[ActionVersion]:
         path = f"/actions/actions/{_id(action_id)}/versions"
-        return [_model(ActionVersion, item) for item in self._numbered_pages(path, "versions", {})]
+        return [_parse(ActionVersion, item) for item in self._numbered_pages(path, "versions", {})]
 
     def get_action_version(self, action_id: str, version_id: str) -> ActionVersion:
         path = f"/actions/actions/{_id(action_id)}/versions/{_id(version_id)}"
-        return _model(ActionVersion, self._call("GET", path))
+        return _parse(ActionVersion, self._call("GET", path))
 
     def deploy_action_version(
         self, action_id: str, version_id: str, *, update_draft: bool = False
     ) -> ActionVersion:
         """Roll back: deploy an earlier version, as a new version number copying it."""
         path = f"/actions/actions/{_id(action_id)}/versions/{_id(version_id)}/deploy"
-        return _model(ActionVersion, self._call("POST", path, body={"update_draft": update_draft}))
+        return _parse(ActionVersion, self._call("POST", path, body={"update_draft": update_draft}))
 
     def list_triggers(self) -> list[Trigger]:
         payload = self._call("GET", "/actions/triggers") or {}
-        return [_model(Trigger, t) for t in payload.get("triggers", [])]
+        return [_parse(Trigger, t) for t in payload.get("triggers", [])]
 
     def get_bindings(self, trigger_id: str = POST_LOGIN) -> list[Binding]:
         """The trigger's bindings in execution order."""
         path = f"/actions/triggers/{_id(trigger_id)}/bindings"
-        return [_model(Binding, b) for b in self._numbered_pages(path, "bindings", {})]
+        return [_parse(Binding, b) for b in self._numbered_pages(path, "bindings", {})]
 
     def replace_bindings(
         self, bindings: Sequence[BindingUpdate], trigger_id: str = POST_LOGIN
@@ -417,7 +416,7 @@ class Auth0Client:
         body = {"bindings": [b.model_dump(exclude_none=True) for b in bindings]}
         path = f"/actions/triggers/{_id(trigger_id)}/bindings"
         payload = self._call("PATCH", path, body=body) or {}
-        return [_model(Binding, b) for b in payload.get("bindings", [])]
+        return [_parse(Binding, b) for b in payload.get("bindings", [])]
 
     # -- clients (applications) --------------------------------------------------------
 
@@ -428,17 +427,17 @@ class Auth0Client:
         return self._offset_listing("/clients", "clients", params, Client, per_page)
 
     def get_client(self, client_id: str) -> Client:
-        return _model(Client, self._call("GET", f"/clients/{_id(client_id)}"))
+        return _parse(Client, self._call("GET", f"/clients/{_id(client_id)}"))
 
     # -- users -------------------------------------------------------------------------
 
     def get_user(self, user_id: str) -> User:
-        return _model(User, self._call("GET", f"/users/{_id(user_id)}"))
+        return _parse(User, self._call("GET", f"/users/{_id(user_id)}"))
 
     def update_user_app_metadata(self, user_id: str, app_metadata: Mapping[str, Any]) -> User:
         """Merge keys into app_metadata (first level only; a None value deletes the key)."""
         body = {"app_metadata": dict(app_metadata)}
-        return _model(User, self._call("PATCH", f"/users/{_id(user_id)}", body=body))
+        return _parse(User, self._call("PATCH", f"/users/{_id(user_id)}", body=body))
 
     def list_users(self, *, query: str | None = None, per_page: int = 50) -> OffsetListing[User]:
         """Users matching a Lucene `query` (first 1000 only: beyond, use an export job)."""
@@ -462,10 +461,10 @@ class Auth0Client:
             body["connection_id"] = connection_id
         if limit is not None:
             body["limit"] = limit
-        return _model(Job, self._call("POST", "/jobs/users-exports", body=body))
+        return _parse(Job, self._call("POST", "/jobs/users-exports", body=body))
 
     def get_job(self, job_id: str) -> Job:
-        return _model(Job, self._call("GET", f"/jobs/{_id(job_id)}"))
+        return _parse(Job, self._call("GET", f"/jobs/{_id(job_id)}"))
 
     def wait_for_job(
         self,
@@ -520,7 +519,7 @@ class Auth0Client:
                     "run the export again.",
                 )
             for record in _ndjson_records(response.iter_bytes()):
-                yield _model(User, record)
+                yield _parse(User, record)
         except httpx.TransportError as exc:
             raise from_exception(exc, service=SERVICE) from exc
         except json.JSONDecodeError as exc:
@@ -535,12 +534,12 @@ class Auth0Client:
     # -- organizations -----------------------------------------------------------------
 
     def get_organization(self, org_id: str) -> Organization:
-        return _model(Organization, self._call("GET", f"/organizations/{_id(org_id)}"))
+        return _parse(Organization, self._call("GET", f"/organizations/{_id(org_id)}"))
 
     def iter_organizations(self, *, take: int = 50) -> Iterator[Organization]:
         """Every organization of the tenant, streamed with checkpoint paging."""
         for item in self._checkpoint_items("/organizations", "organizations", take):
-            yield _model(Organization, item)
+            yield _parse(Organization, item)
 
     def update_organization_metadata(
         self, org_id: str, metadata: Mapping[str, str | None]
@@ -550,14 +549,14 @@ class Auth0Client:
         Auth0 REPLACES the whole map: pass the current map with your change applied.
         """
         body = {"metadata": dict(metadata)}
-        return _model(Organization, self._call("PATCH", f"/organizations/{_id(org_id)}", body=body))
+        return _parse(Organization, self._call("PATCH", f"/organizations/{_id(org_id)}", body=body))
 
     def iter_organization_members(
         self, org_id: str, *, take: int = 50
     ) -> Iterator[OrganizationMember]:
         path = f"/organizations/{_id(org_id)}/members"
         for item in self._checkpoint_items(path, "members", take):
-            yield _model(OrganizationMember, item)
+            yield _parse(OrganizationMember, item)
 
     # -- paging ------------------------------------------------------------------------
 
@@ -587,7 +586,7 @@ class Auth0Client:
         def fetch(page: int, size: int) -> tuple[list[ModelT], int | None]:
             query = {**params, "page": page, "per_page": size, "include_totals": True}
             items, total = _page_items(self._call("GET", path, params=query), key)
-            return [_model(model, item) for item in items], total
+            return [_parse(model, item) for item in items], total
 
         return OffsetListing(fetch, per_page)
 
@@ -604,20 +603,6 @@ class Auth0Client:
             checkpoint = payload.get("next") if isinstance(payload, dict) else None
             if not checkpoint or not items:
                 return
-
-
-def _model(model: type[ModelT], payload: Any) -> ModelT:
-    """Validate an answer; an unexpected shape is Auth0's failure, not an internal one."""
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the body"
-        raise StiggctlError(
-            ErrorCode.API_ERROR,
-            f"Auth0 answered an unexpected {model.__name__} ({where}: {first['msg']}).",
-            "Check that the Auth0 URL is the tenant's domain.",
-        ) from None
 
 
 def expected_scopes(message: str) -> list[str]:
@@ -642,13 +627,6 @@ def _query(params: Mapping[str, Any] | None) -> dict[str, str] | None:
             continue
         query[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
     return query
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 def _page_items(payload: Any, key: str) -> tuple[list[Any], int | None]:
@@ -708,3 +686,8 @@ def _gunzip_if_needed(chunks: Iterable[bytes]) -> Iterator[bytes]:
             "Auth0: the export file ended early (truncated gzip).",
             "Run the export again.",
         )
+
+
+def _parse(model: type[ModelT], payload: Any) -> ModelT:
+    hint = "Check that the Auth0 URL is the tenant's domain."
+    return parse_model(model, payload, service="Auth0", hint=hint)

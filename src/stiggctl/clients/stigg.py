@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, ValidationError
 
 from stiggctl.clients import stigg_operations as ops
+from stiggctl.clients.common import ModelT, http_client, json_or_none, parse_model
 from stiggctl.clients.retry import RetryPolicy
 from stiggctl.clients.stigg_models import (
     Customer,
@@ -44,7 +44,6 @@ _PERMISSION_CODES = frozenset(
     {"FORBIDDEN", "IDENTITYFORBIDDEN", "ACCESSDENIEDERROR", "AUTHCUSTOMERREADONLY"}
 )
 _INPUT_CODES = frozenset({"BADUSERINPUT", "BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED"})
-ModelT = TypeVar("ModelT", bound=BaseModel)
 _INVALID_KEY_PHRASES = ("invalid api key", "api key not found", "api key expired")
 
 
@@ -63,7 +62,7 @@ class StiggClient:
         self.api_url = api_url
         self._api_key = api_key
         self._retry = retry or RetryPolicy()
-        self._http = httpx.Client(
+        self._http = http_client(
             transport=transport,
             timeout=timeout,
             headers={"X-API-KEY": api_key, "X-API-VERSION": "1", "Accept": "application/json"},
@@ -110,7 +109,7 @@ class StiggClient:
             )
         except httpx.TransportError as exc:
             raise from_exception(exc, service=SERVICE) from exc
-        payload = _json(response)
+        payload = json_or_none(response)
         errors = payload.get("errors") if isinstance(payload, dict) else None
         status = response.status_code
         # GraphQL errors explain a 200 or a 400 (invalid document); the HTTP status says more
@@ -257,8 +256,8 @@ class StiggClient:
         return ProvisionResult(
             customer_id=customer_id,
             created=True,
-            customer=_model(Customer, provisioned.get("customer")),
-            subscription=_model(Subscription, subscription_data) if subscription_data else None,
+            customer=_parse(Customer, provisioned.get("customer")),
+            subscription=_parse(Subscription, subscription_data) if subscription_data else None,
             decision_strategy=provisioned.get("subscriptionDecisionStrategy"),
         )
 
@@ -276,13 +275,13 @@ class StiggClient:
                 return None
             raise
         found = data.get("getCustomerByRefId")
-        return _model(Customer, found) if found else None
+        return _parse(Customer, found) if found else None
 
     def iter_customers(self, *, page_size: int = 100) -> Iterator[Customer]:
         for node in self._connection_nodes(
             ops.CUSTOMERS, "customers", {}, operation_name="Customers", page_size=page_size
         ):
-            yield _model(Customer, node)
+            yield _parse(Customer, node)
 
     # -- entitlements and usage --------------------------------------------------------
 
@@ -297,7 +296,7 @@ class StiggClient:
         data = self.execute(
             ops.ENTITLEMENT, {"query": query}, operation_name="Entitlement", idempotent=True
         )
-        return _model(Entitlement, data.get("entitlement"))
+        return _parse(Entitlement, data.get("entitlement"))
 
     def get_entitlements(self, customer_id: str) -> list[Entitlement]:
         """All of a customer's entitlements (Stigg's cached view)."""
@@ -307,7 +306,7 @@ class StiggClient:
             operation_name="CachedEntitlements",
             idempotent=True,
         )
-        return [_model(Entitlement, e) for e in data.get("cachedEntitlements") or []]
+        return [_parse(Entitlement, e) for e in data.get("cachedEntitlements") or []]
 
     def report_event(
         self,
@@ -359,7 +358,7 @@ class StiggClient:
             operation_name="ReportUsage",
             idempotent=update_behavior == "SET" or idempotency_key is not None,
         )
-        return _model(UsageMeasurement, data.get("reportUsage"))
+        return _parse(UsageMeasurement, data.get("reportUsage"))
 
     def usage_history(
         self,
@@ -385,7 +384,7 @@ class StiggClient:
             operation_name="UsageHistory",
             idempotent=True,
         )
-        return _model(UsageHistory, data.get("usageHistoryV2"))
+        return _parse(UsageHistory, data.get("usageHistoryV2"))
 
     # -- catalogue ---------------------------------------------------------------------
 
@@ -411,7 +410,7 @@ class StiggClient:
             idempotent=True,
         )
         edges = (data.get("features") or {}).get("edges") or []
-        return _model(Feature, edges[0]["node"]) if edges else None
+        return _parse(Feature, edges[0]["node"]) if edges else None
 
     def create_feature(
         self,
@@ -447,11 +446,11 @@ class StiggClient:
             operation_name="CreateFeature",
             idempotent=False,
         )
-        return _model(Feature, data.get("createFeature"))
+        return _parse(Feature, data.get("createFeature"))
 
     def list_products(self, *, page_size: int = 50) -> list[Product]:
         return [
-            _model(Product, node)
+            _parse(Product, node)
             for node in self._connection_nodes(
                 ops.PRODUCTS, "products", {}, operation_name="Products", page_size=page_size
             )
@@ -463,7 +462,7 @@ class StiggClient:
         if product_ref_id is not None:
             plan_filter["product"] = {"refId": {"eq": product_ref_id}}
         return [
-            _model(Plan, node)
+            _parse(Plan, node)
             for node in self._connection_nodes(
                 ops.PLANS,
                 "plans",
@@ -487,31 +486,10 @@ def unique_count_meter(event_name: str, field: str) -> dict[str, Any]:
     }
 
 
-def _model(model: type[ModelT], payload: Any) -> ModelT:
-    """Validate an answer; an unexpected shape is Stigg's failure, not an internal one."""
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the body"
-        raise StiggctlError(
-            ErrorCode.API_ERROR,
-            f"Stigg answered an unexpected {model.__name__} ({where}: {first['msg']}).",
-            "Check that the Stigg API URL is Stigg's GraphQL endpoint.",
-        ) from None
-
-
 def _iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("a timezone-aware datetime is required")
     return moment.isoformat().replace("+00:00", "Z")
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 def _error_code(error: Mapping[str, Any]) -> str | None:
@@ -531,3 +509,12 @@ def _messages(errors: Any) -> list[str]:
 def _first_message(errors: Any) -> str | None:
     messages = _messages(errors)
     return messages[0] if messages else None
+
+
+def _parse(model: type[ModelT], payload: Any) -> ModelT:
+    return parse_model(
+        model,
+        payload,
+        service="Stigg",
+        hint="Check that the Stigg API URL is Stigg's GraphQL endpoint.",
+    )
