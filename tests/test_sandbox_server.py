@@ -254,3 +254,39 @@ def test_requests_are_recorded_for_counting():
             {"method": "GET", "path": "/api/v2/clients", "status": 200},
             {"method": "PATCH", "path": f"/api/v2/organizations/{ACME}", "status": 200},
         ]
+
+
+def test_login_rendering_shows_the_actions_text_as_written():
+    import io
+
+    from rich.console import Console
+
+    from stiggctl.commands.sandbox import render_login
+
+    result = {
+        "user_id": "auth0|demo-alice",
+        "org_id": ACME,
+        "allowed": False,
+        "deny_reason": "over [limit]",
+        "actions": [
+            {
+                "name": "Gate [v2]",
+                "status": "denied",
+                "duration_ms": 1.5,
+                "http_calls": [
+                    {"method": "GET", "url": "http://x/[a]", "status": 200, "duration_ms": 2.0}
+                ],
+                "console": ["[bold]limit[/] reached"],
+            }
+        ],
+    }
+    stream = io.StringIO()
+    render_login(Console(file=stream, width=120, color_system=None), result)
+    assert stream.getvalue().splitlines() == [
+        f"Login of auth0|demo-alice into {ACME}: denied",
+        "  reason: over [limit]",
+        "action     status  ms   calls",
+        "Gate [v2]  denied  1.5  1    ",
+        "  Gate [v2]: GET http://x/[a] -> 200 (2.0 ms)",
+        "  Gate [v2] log: [bold]limit[/] reached",
+    ]

@@ -321,32 +321,39 @@ def login(
 
 
 def render_login(console, result: dict) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
+    # Names, reasons, URLs and console lines come from the actions: escaped, so that a "[" in
+    # them is shown as written instead of being read as markup.
     verdict = "[green]allowed[/]" if result["allowed"] else "[red]denied[/]"
     target = f" into {result['org_id']}" if result.get("org_id") else ""
-    console.print(f"Login of {result['user_id']}{target}: {verdict}")
+    console.print(f"Login of {escape(result['user_id'] + target)}: {verdict}")
     if not result["allowed"] and result.get("deny_reason"):
-        console.print(f"  reason: {result['deny_reason']}")
+        console.print(f"  reason: {escape(result['deny_reason'])}")
     table = Table(show_edge=False, box=None, pad_edge=False)
     for column in ("action", "status", "ms", "calls"):
         table.add_column(column)
     for action in result.get("actions", []):
         table.add_row(
-            action["name"],
+            escape(action["name"]),
             action["status"],
             str(action.get("duration_ms", "")),
             str(len(action.get("http_calls", []))),
         )
     console.print(table)
     for action in result.get("actions", []):
+        name = escape(action["name"])
         for call in action.get("http_calls", []):
+            outcome = call.get("status") or call.get("error")
             console.print(
-                f"  [dim]{action['name']}:[/] {call['method']} {call['url']} -> "
-                f"{call.get('status') or call.get('error')} ({call.get('duration_ms')} ms)"
+                f"  [dim]{name}:[/] "
+                + escape(
+                    f"{call['method']} {call['url']} -> {outcome} ({call.get('duration_ms')} ms)"
+                )
             )
         for line in action.get("console", []):
-            console.print(f"  [dim]{action['name']} log:[/] {line}", markup=False)
+            console.print(f"  [dim]{name} log:[/] {escape(line)}")
 
 
 @app.command("faults")
