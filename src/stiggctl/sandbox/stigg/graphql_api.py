@@ -239,6 +239,11 @@ class Resolvers:
             "pageInfo": None,
         }
 
+    def sdkConfiguration(self, _info: Any) -> dict[str, Any]:
+        # The SDKs read it at start-up. No Sentry DSN: an SDK given one would report its
+        # errors to Stigg's Sentry project.
+        return {"sentryDsn": None, "isWidgetWatermarkEnabled": False}
+
     # --- mutations ------------------------------------------------------------------------
 
     def provisionCustomer(self, _info: Any, input: dict[str, Any]) -> dict[str, Any]:

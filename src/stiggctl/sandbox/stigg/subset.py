@@ -7,17 +7,21 @@ Run by hand (it needs the test extra: stigg-api-client and sgqlc carry the real 
 What is kept:
 - the root fields in ROOT_FIELDS, with all their arguments;
 - every output field that Stigg's own Python SDK selects under those root fields (so the
-  SDK's documents validate against the sandbox as they do against Stigg), plus the fields
-  in EXTRA_OUTPUT_FIELDS that stiggctl and its action read;
+  SDK's documents validate against the sandbox as they do against Stigg), the fields that
+  Stigg's Node SDK selects in the documents of NODE_SDK_OPERATIONS (recorded in
+  node_sdk_selections.json, since the Node SDK is no Python package), plus the fields in
+  EXTRA_OUTPUT_FIELDS that stiggctl and its action read;
 - input types, enums and scalars whole, so that any input Stigg accepts is accepted.
 Names, types, arguments and defaults are copied verbatim from the real schema.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 from graphql import (
     GraphQLEnumType,
@@ -48,6 +52,7 @@ ROOT_FIELDS: dict[str, tuple[str, ...]] = {
         "customers",
         "getCustomerByRefId",
         "usageHistoryV2",
+        "sdkConfiguration",
     ),
     "Mutation": ("provisionCustomer", "reportEvent", "reportUsage", "createFeature"),
 }
@@ -64,6 +69,24 @@ SDK_OPERATIONS: tuple[tuple[str, str], ...] = (
     ("mutation", "report_event"),
     ("mutation", "report_usage"),
 )
+
+# The documents that Stigg's Node SDK (@stigg/node-server-sdk, its documents defined in
+# @stigg/api-client-js) sends for what stiggctl's flows do: start-up (waitForInitialization),
+# provisionCustomer, getCustomer, reportEvent, reportUsage, every get*Entitlement and
+# getEntitlements (all read the customer's cachedEntitlements), getProducts. What they select
+# is recorded, from the SDK that tests/node_sdks pins, with
+#     node tests/node_sdks/documents.js | python -m stiggctl.sandbox.stigg.subset \
+#         --node-sdk-selections > src/stiggctl/sandbox/stigg/node_sdk_selections.json
+NODE_SDK_OPERATIONS: tuple[str, ...] = (
+    "GetSdkConfiguration",
+    "ProvisionCustomer",
+    "GetCustomerById",
+    "ReportEvent",
+    "ReportUsage",
+    "GetEntitlements",
+    "GetProducts",
+)
+NODE_SDK_SELECTIONS_PATH = Path(__file__).with_name("node_sdk_selections.json")
 
 _CONNECTION = ("edges", "pageInfo", "totalCount")
 _EDGE = ("cursor", "node")
@@ -221,6 +244,23 @@ def _undefined_fragments(document: str) -> set[str]:
     return used - defined
 
 
+def node_sdk_selections() -> dict[str, set[str]]:
+    """What the Node SDK's documents in NODE_SDK_OPERATIONS select, as recorded."""
+    recorded = json.loads(NODE_SDK_SELECTIONS_PATH.read_text(encoding="utf-8"))
+    return {type_name: set(fields) for type_name, fields in recorded.items()}
+
+
+def node_sdk_selections_json(schema: GraphQLSchema, documents: Mapping[str, str]) -> str:
+    """The record of node_sdk_selections.json, from the Node SDK's documents by operation
+    name (what tests/node_sdks/documents.js prints)."""
+    missing = [name for name in NODE_SDK_OPERATIONS if name not in documents]
+    if missing:
+        raise ValueError(f"the Node SDK has no such documents: {missing}")
+    selected = selected_fields(schema, (documents[name] for name in NODE_SDK_OPERATIONS))
+    record = {type_name: sorted(fields) for type_name, fields in sorted(selected.items())}
+    return json.dumps(record, indent=2) + "\n"
+
+
 class _FieldCollector(Visitor):
     def __init__(self, type_info: TypeInfo, selected: dict[str, set[str]]) -> None:
         super().__init__()
@@ -247,15 +287,18 @@ def selected_fields(schema: GraphQLSchema, documents: Iterable[str]) -> dict[str
 
 
 def subset_sdl(schema: GraphQLSchema, documents: Iterable[str]) -> str:
+    """The subset serving `documents` (the Python SDK's), the Node SDK's recorded selections
+    and EXTRA_OUTPUT_FIELDS."""
     output_fields: dict[str, set[str]] = {root: set(fields) for root, fields in ROOT_FIELDS.items()}
-    for type_name, fields in selected_fields(schema, documents).items():
-        if type_name in ROOT_FIELDS:
-            unexpected = fields - set(ROOT_FIELDS[type_name])
-            if unexpected:
-                raise ValueError(
-                    f"SDK document selects root fields beyond the subset: {unexpected}"
-                )
-        output_fields.setdefault(type_name, set()).update(fields)
+    for selection in (selected_fields(schema, documents), node_sdk_selections()):
+        for type_name, fields in selection.items():
+            if type_name in ROOT_FIELDS:
+                unexpected = fields - set(ROOT_FIELDS[type_name])
+                if unexpected:
+                    raise ValueError(
+                        f"SDK document selects root fields beyond the subset: {unexpected}"
+                    )
+            output_fields.setdefault(type_name, set()).update(fields)
     for type_name, fields in EXTRA_OUTPUT_FIELDS.items():
         output_fields.setdefault(type_name, set()).update(fields)
 
@@ -315,7 +358,13 @@ def _check(sdl: str, documents: Iterable[str]) -> None:
 
 def main() -> None:
     real = build_schema(real_schema_sdl())
-    sys.stdout.write(subset_sdl(real, sdk_documents()))
+    arguments = sys.argv[1:]
+    if arguments == ["--node-sdk-selections"]:
+        sys.stdout.write(node_sdk_selections_json(real, json.load(sys.stdin)))
+    elif not arguments:
+        sys.stdout.write(subset_sdl(real, sdk_documents()))
+    else:
+        raise SystemExit("usage: python -m stiggctl.sandbox.stigg.subset [--node-sdk-selections]")
 
 
 if __name__ == "__main__":
