@@ -18,12 +18,14 @@ from tests.test_deploy_support import (
     cli_sandbox,
     deploy,
     deployed_body,
+    is_closed,
     live_secrets,
     management,
     on_request,
     record_retry_waits,
     requests_seen,
     tenant_view,
+    track_auth0_clients,
     writes_seen,
 )
 
@@ -373,6 +375,16 @@ def test_a_profile_that_cannot_render_fails_before_any_request(capsys, sandbox, 
     assert result.json()["error"]["code"] == "config_error"
     assert "b2b_plan" in result.json()["error"]["message"]
     assert requests_seen(sandbox) == []
+
+
+def test_a_missing_secret_exits_4_and_leaves_no_client_open(capsys, sandbox, monkeypatch):
+    clients = track_auth0_clients(monkeypatch)
+    monkeypatch.delenv("STIGGCTL_STIGG_API_KEY")
+    monkeypatch.setenv("CI", "true")
+    result = deploy(capsys)
+    assert result.exit_code == 4
+    assert result.json()["error"]["details"] == {"env": "STIGGCTL_STIGG_API_KEY"}
+    assert [is_closed(client) for client in clients] == [True]
 
 
 def test_timeout_ends_the_wait_and_the_next_run_completes(capsys, monkeypatch):

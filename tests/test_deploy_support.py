@@ -77,6 +77,23 @@ def record_retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return waits
 
 
+def track_auth0_clients(monkeypatch: pytest.MonkeyPatch) -> list[Auth0Client]:
+    """Every Auth0Client made from now on, to check that the command closed each of them."""
+    made: list[Auth0Client] = []
+    original = Auth0Client.__init__
+
+    def init(self: Auth0Client, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(Auth0Client, "__init__", init)
+    return made
+
+
+def is_closed(client: Auth0Client) -> bool:
+    return client._http.is_closed
+
+
 def deploy(capsys, *args: str) -> CliResult:
     return run_cli(capsys, "deploy-action", "--json", *args)
 

@@ -17,7 +17,13 @@ from stiggctl.sandbox.auth0.clients import STIGGCTL_SCOPES
 from stiggctl.sandbox.auth0.seed import CONSUMER_APP_ID, WORKSPACE_APP_ID
 from stiggctl.sandbox.server import M2M_CLIENT_ID
 from tests.cli_helpers import run_cli
-from tests.test_deploy_support import ACTION_NAME, cli_sandbox, deploy
+from tests.test_deploy_support import (
+    ACTION_NAME,
+    cli_sandbox,
+    deploy,
+    is_closed,
+    track_auth0_clients,
+)
 
 ALL_CHECKS = [
     "profile",
@@ -248,6 +254,13 @@ def test_bad_credentials_fail_and_skip_what_depends_on_them(capsys, sandbox, mon
     assert auth0["message"].startswith(
         f"Auth0 rejected the client credentials of client {M2M_CLIENT_ID}"
     )
+
+
+def test_a_rejected_secret_leaves_no_client_open(capsys, sandbox, monkeypatch):
+    clients = track_auth0_clients(monkeypatch)
+    monkeypatch.setenv("STIGGCTL_AUTH0_CLIENT_SECRET", "wrong")
+    assert run_cli(capsys, "doctor", "--json").exit_code == 3
+    assert [is_closed(client) for client in clients] == [True]
 
 
 def test_stigg_feature_and_plans(capsys, sandbox, monkeypatch):

@@ -106,26 +106,28 @@ def _auth0_checks(
     rendered: RenderedAction | None,
     checks: list[Check],
 ) -> None:
+    from contextlib import ExitStack
+
     from stiggctl.core.doctor import fail, ok, scopes_check, skip
     from stiggctl.errors import StiggctlError
 
     later = [("auth0_scopes", "Auth0 token scopes"), ("application", "Auth0 application")]
-    try:
-        auth0 = app_ctx.auth0()
-        granted = auth0.token_scopes()
-    except StiggctlError as exc:
-        checks.append(fail("auth0_credentials", "Auth0 credentials", exc.message, exc.hint))
-        because = "no Management API token"
-        checks.extend(skip(i, t, because) for i, t in (*later, *_ACTION_CHECKS))
-        return
-    checks.append(
-        ok(
-            "auth0_credentials",
-            "Auth0 credentials",
-            f"client {auth0.client_id} got a Management API token from {auth0.base_url}",
+    with ExitStack() as closing:
+        try:
+            auth0 = closing.enter_context(app_ctx.auth0())
+            granted = auth0.token_scopes()
+        except StiggctlError as exc:
+            checks.append(fail("auth0_credentials", "Auth0 credentials", exc.message, exc.hint))
+            because = "no Management API token"
+            checks.extend(skip(i, t, because) for i, t in (*later, *_ACTION_CHECKS))
+            return
+        checks.append(
+            ok(
+                "auth0_credentials",
+                "Auth0 credentials",
+                f"client {auth0.client_id} got a Management API token from {auth0.base_url}",
+            )
         )
-    )
-    with auth0:
         checks.append(scopes_check(granted, mode, auth0.client_id))
         checks.append(_application_check(auth0, app_ctx, mode))
         _action_checks(auth0, app_ctx, name_override, rendered, checks)

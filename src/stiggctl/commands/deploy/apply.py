@@ -86,9 +86,8 @@ def run_deploy(app_ctx: AppContext, options: DeployOptions) -> DeployOutcome:
     name = action_name(app_ctx, options.name)
     # Everything local first: a profile that cannot render fails before any request.
     rendered = profile_rendering(app_ctx)
-    auth0 = app_ctx.auth0()
-    secrets = profile_secrets(app_ctx, rendered.secret_names)
-    with auth0:
+    with app_ctx.auth0() as auth0:
+        secrets = profile_secrets(app_ctx, rendered.secret_names)
         deployer = Deployer(
             auth0,
             app_ctx.out,
