@@ -37,31 +37,11 @@ def test_plan_binding(current, position, expected, changed):
     assert plan.position_of("act_ours") == expected.index("act_ours") + 1
 
 
-def test_request_body_uses_action_id_refs_and_keeps_display_names():
-    plan = plan_binding([A], "act_ours", "Stigg Integration (stiggctl)")
-    assert plan.request_body() == {
-        "bindings": [
-            {"ref": {"type": "action_id", "value": "act_a"}, "display_name": "Add roles"},
-            {
-                "ref": {"type": "action_id", "value": "act_ours"},
-                "display_name": "Stigg Integration (stiggctl)",
-            },
-        ]
-    }
-
-
 def test_existing_display_name_is_kept():
     renamed = BoundAction("act_ours", "Billing")
     plan = plan_binding([renamed], "act_ours", "Stigg Integration (stiggctl)")
     assert plan.after == (renamed,)
     assert not plan.changed
-
-
-def test_from_api():
-    bound = BoundAction.from_api(
-        {"id": "b1", "display_name": "Roles", "action": {"id": "act_a", "name": "Add roles"}}
-    )
-    assert bound == BoundAction("act_a", "Roles")
 
 
 def test_unbinding_keeps_others():

@@ -34,7 +34,6 @@ from stiggctl.errors import ErrorCode, StiggctlError, from_exception, from_http_
 
 SERVICE = "Stigg"
 API_KEY_SETTING = "STIGGCTL_STIGG_API_KEY"
-PRODUCTION_API_URL = "https://api.stigg.io/graphql"
 _API_KEY_HINT = (
     f"Check the Stigg server API key ({API_KEY_SETTING}, or `stiggctl setup`): it must be a "
     "server key (server-...) of the environment, not a publishable client key."

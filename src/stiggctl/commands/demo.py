@@ -93,9 +93,9 @@ class Story:
         self.say("")
         self.say(f"[bold cyan]{self.number}. {title}[/]")
         if command:
-            self.say(f"[dim]$ {command}[/]", markup_command=True)
+            self.say(f"[dim]$ {command}[/]")
 
-    def say(self, text: str, *, markup_command: bool = False) -> None:
+    def say(self, text: str) -> None:
         if not self.quiet:
             self.console.print(text, highlight=False)
 

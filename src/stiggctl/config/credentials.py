@@ -129,14 +129,3 @@ class CredentialStore:
             keyring.set_password(KEYRING_SERVICE, _keyring_entry(self.profile, name), value)
         except (keyring.errors.KeyringError, RuntimeError) as exc:
             raise _keyring_failure(name, exc) from None
-
-    def delete(self, name: str) -> None:
-        import keyring
-        import keyring.errors
-
-        try:
-            keyring.delete_password(KEYRING_SERVICE, _keyring_entry(self.profile, name))
-        except keyring.errors.PasswordDeleteError:
-            pass
-        except (keyring.errors.KeyringError, RuntimeError) as exc:
-            raise _keyring_failure(name, exc) from None

@@ -104,18 +104,6 @@ def write_profile(name: str, values: dict[str, Any], path: Path | None = None) -
     return path
 
 
-def delete_profile(name: str, path: Path | None = None) -> bool:
-    import tomli_w
-
-    path = path or config_path()
-    profiles = read_all(path)
-    if name not in profiles:
-        return False
-    del profiles[name]
-    _atomic_write(path, tomli_w.dumps({"profiles": profiles}).encode())
-    return True
-
-
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

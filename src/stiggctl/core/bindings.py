@@ -8,7 +8,7 @@ its order, place ours once, then read back and verify (`verify_bindings`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 Position = Literal["end", "start", "keep"]
 
@@ -19,20 +19,6 @@ class BoundAction:
 
     action_id: str
     display_name: str
-
-    @classmethod
-    def from_api(cls, binding: dict[str, Any]) -> BoundAction:
-        action = binding.get("action") or {}
-        return cls(
-            action_id=str(action.get("id") or ""),
-            display_name=str(binding.get("display_name") or action.get("name") or ""),
-        )
-
-    def to_ref(self) -> dict[str, Any]:
-        return {
-            "ref": {"type": "action_id", "value": self.action_id},
-            "display_name": self.display_name,
-        }
 
 
 @dataclass(frozen=True)
@@ -50,9 +36,6 @@ class BindingPlan:
             if bound.action_id == action_id:
                 return index
         return None
-
-    def request_body(self) -> dict[str, Any]:
-        return {"bindings": [bound.to_ref() for bound in self.after]}
 
 
 def plan_binding(
