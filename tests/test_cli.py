@@ -91,6 +91,15 @@ def test_usage_error_exit_2_in_both_modes(capsys):
     assert machine.json()["error"]["code"] == "usage_error"
 
 
+@pytest.mark.parametrize("value", ["1", "true", "yes", "on", "y", "t", "TRUE"])
+def test_a_usage_error_is_json_whenever_stiggctl_json_means_json(capsys, monkeypatch, value):
+    monkeypatch.setenv("STIGGCTL_JSON", value)
+    assert run_cli(capsys, "config", "path").json()["data"]["exists"] is False
+    machine = run_cli(capsys, "config", "frobnicate")
+    assert machine.exit_code == 2
+    assert machine.json()["error"]["code"] == "usage_error"
+
+
 def test_unexpected_failure_has_no_traceback_unless_verbose(capsys, monkeypatch):
     from stiggctl.config import profiles
 

@@ -32,8 +32,13 @@ def hoist_global_options(args: list[str]) -> list[str]:
     return front + rest
 
 
+# The spellings Typer reads as true in STIGGCTL_JSON: an error raised before Typer has
+# parsed the options (a usage error) must come out in the same format as the result would.
+_TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "on"})
+
+
 def _json_requested(args: list[str]) -> bool:
-    return "--json" in args or os.environ.get("STIGGCTL_JSON", "").lower() in {"1", "true", "yes"}
+    return "--json" in args or os.environ.get("STIGGCTL_JSON", "").strip().lower() in _TRUE_WORDS
 
 
 def main(argv: list[str] | None = None) -> int:
