@@ -63,6 +63,14 @@ def test_retry_after_wins_over_ratelimit_reset():
     assert time.sleeps == [1.0]
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "soon"])
+def test_an_unreadable_retry_after_falls_back_to_backoff(value):
+    time = FakeTime()
+    send = responses(httpx.Response(503, headers={"Retry-After": value}), ok())
+    make_policy(time).send(send, method="GET", service="Stigg")
+    assert time.sleeps == [0.25]  # random 0.5 x base 0.5
+
+
 def test_reset_already_past_falls_back_to_backoff():
     time = FakeTime()
     send = responses(httpx.Response(429, headers={"x-ratelimit-reset": str(int(NOW) - 2)}), ok())

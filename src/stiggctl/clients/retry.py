@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import math
 import random as random_module
 import time
 from collections.abc import Callable
@@ -158,9 +159,12 @@ def _retry_after(value: str | None, clock: Callable[[], float]) -> float | None:
         return None
     value = value.strip()
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        # "nan" and "inf" parse as floats but say nothing about when to come back.
+        return seconds if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
