@@ -32,6 +32,7 @@ QUERIES = [
     "getCustomerByRefId",
     "plans",
     "products",
+    "sdkConfiguration",
     "usageHistoryV2",
 ]
 MUTATIONS = ["createFeature", "provisionCustomer", "reportEvent", "reportUsage"]
