@@ -69,10 +69,13 @@ class TokenBucket:
         """Admit one request (spending a token) or refuse it (when enforced)."""
         now = self._clock()
         self._refill(now)
+        if not self.enforced and self._tokens < 2.0:
+            # The nominal bucket never refuses, so it never reports itself empty either: a
+            # client honouring `x-ratelimit-remaining: 0` would wait for the reset for nothing
+            # (and with the sandbox's clock moved forward, that reset is days away).
+            self._tokens = self.capacity
         if self._tokens >= 1.0:
             self._tokens -= 1.0
-            return self._admission(now, True)
-        if not self.enforced:
             return self._admission(now, True)
         return self._admission(now, False)
 
