@@ -252,13 +252,14 @@ def _explain(app_ctx: AppContext, user_id: str, org_id: str, client_id: str, sto
     import time
 
     from stiggctl.commands.simulate import render_simulation, run_simulation
+    from stiggctl.core.simulation import LOGIN_PROTOCOL
 
     simulation = run_simulation(
         app_ctx,
         user_id=user_id,
         organization_id=org_id,
         client_id=client_id,
-        protocol="oidc-basic-profile",
+        protocol=LOGIN_PROTOCOL,
         at_ms=int(time.time() * 1000),
         at_given=False,
     )

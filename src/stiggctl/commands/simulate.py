@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from stiggctl.core.simulation import Simulation, StiggAnswer
     from stiggctl.errors import StiggctlError
 
-REFRESH_PROTOCOL = "oauth2-refresh-token"
 _AT_HELP = "Simulate the login at this time (ISO 8601, UTC unless an offset is given); default now."
 
 
@@ -75,7 +74,7 @@ def simulate_login(
     """
     import time
 
-    from stiggctl.core.login import parse_time
+    from stiggctl.core.login import REFRESH_TOKEN_PROTOCOL, parse_time
     from stiggctl.core.simulation import LOGIN_PROTOCOL
     from stiggctl.errors import ExitCode
 
@@ -87,7 +86,7 @@ def simulate_login(
         user_id=user,
         organization_id=org,
         client_id=client,
-        protocol=REFRESH_PROTOCOL if refresh else LOGIN_PROTOCOL,
+        protocol=REFRESH_TOKEN_PROTOCOL if refresh else LOGIN_PROTOCOL,
         at_ms=at_ms,
         at_given=at is not None,
     )
@@ -341,10 +340,13 @@ def render_simulation(simulation: Simulation) -> Callable[[Console], None]:
     def render(console: Console) -> None:
         from rich.markup import escape
 
+        from stiggctl.core.login import REFRESH_TOKEN_PROTOCOL
+
         into = (
             f" into {simulation.organization_id}" if simulation.organization_id is not None else ""
         )
-        kind = "refresh-token exchange" if simulation.protocol == REFRESH_PROTOCOL else "login"
+        refresh = simulation.protocol == REFRESH_TOKEN_PROTOCOL
+        kind = "refresh-token exchange" if refresh else "login"
         console.print(
             f"[bold]Simulated {kind}[/] of {escape(simulation.user_id)}{escape(into)} through "
             f"application {escape(simulation.client_id)} at {_time(simulation.at_ms)}"

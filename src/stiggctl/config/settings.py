@@ -17,12 +17,16 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from stiggctl.config import profiles
+from stiggctl.core.action_settings import (
+    DEFAULT_ACTIVE_USERS_FEATURE_ID,
+    DEFAULT_DENY_MESSAGE,
+    DEFAULT_STIGG_API_URL,
+)
 from stiggctl.errors import ErrorCode, StiggctlError
 
 ENV_PREFIX = "STIGGCTL_"
 REGIONS = ("us", "eu", "au", "jp", "uk", "ca", "us-legacy")
 MODES = ("b2c", "b2b", "both")
-DEFAULT_STIGG_API_URL = "https://api.stigg.io/graphql"
 DEFAULT_ACTION_NAME = "Stigg Integration (stiggctl)"
 
 _TENANT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
@@ -54,10 +58,10 @@ class Settings(BaseSettings):
     mode: str | None = None
     b2c_plan: str | None = None
     b2b_plan: str | None = None
-    active_users_feature: str = "feature-active-users"
+    active_users_feature: str = DEFAULT_ACTIVE_USERS_FEATURE_ID
     action_name: str = DEFAULT_ACTION_NAME
     fail_policy: str = "open"
-    deny_message: str = "Access Denied"
+    deny_message: str = DEFAULT_DENY_MESSAGE
 
     @field_validator("auth0_domain")
     @classmethod

@@ -34,7 +34,6 @@ from stiggctl.core.bindings import BindingPlan, BoundAction, Position, plan_bind
 from stiggctl.core.render import RenderedAction, read_header
 
 DEFAULT_RUNTIME = "node22"
-POST_LOGIN = "post-login"
 # Stands for the id of an action that a plan creates (ids are given by Auth0).
 NEW_ACTION_ID = "(new action)"
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from stiggctl.core.action_settings import ActionSettings, organization_key
+from stiggctl.core.action_settings import DAY_MS, ActionSettings, organization_key
 from stiggctl.core.login import (
     HOUR_MS,
     EntitlementAnswer,
@@ -31,7 +31,6 @@ from stiggctl.core.login import (
     format_time,
 )
 
-DAY_MS = 24 * HOUR_MS
 LOGIN_PROTOCOL = "oidc-basic-profile"
 # Auth0's error when a user logs into an organization they do not belong to.
 NOT_A_MEMBER_REASON = "not_a_member"
