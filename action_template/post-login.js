@@ -124,7 +124,11 @@ async function handleLogin(event, api, run) {
   run.steps.add(10);
   // Recorded only once the login is counted: a later login must not skip a count that failed.
   if (report.failure) return onFailure(api, run, "stigg_unavailable", report.failure, record);
-  api.user.setAppMetadata(organizationKey(SETTINGS.keys.lastLogin, organization.id), run.now);
+  // Counted in this period, so recorded inside it: a login that provisioned the customer began
+  // a moment before the subscription (and its first period) did, and must not read as a login
+  // of an earlier period (a new active user) once the limit is reached.
+  const countedAt = Math.max(run.now, period.start);
+  api.user.setAppMetadata(organizationKey(SETTINGS.keys.lastLogin, organization.id), countedAt);
   api.user.setAppMetadata(organizationKey(SETTINGS.keys.periodEnd, organization.id), period.end);
   run.steps.add(9);
   return allow(run, granted ? "granted" : "existing_active_user");

@@ -63,8 +63,8 @@ def test_status_of_a_deployed_action(capsys, sandbox):
         "drift": {
             "state": "in_sync",
             "message": "the deployed code is what the profile renders",
-            "deployed_template": "1.0.0",
-            "rendered_template": "1.0.0",
+            "deployed_template": "1.0.1",
+            "rendered_template": "1.0.1",
             "secrets": dict.fromkeys(B2B_SECRETS, "unchanged"),
         },
     }

@@ -85,6 +85,28 @@ def test_organization_limit_returning_users_and_rollover():
         assert stigg.active_users(ACME) == ["auth0|demo-dave"]
 
 
+def test_the_user_whose_login_created_the_subscription_stays_active_in_its_period():
+    with running_sandbox() as server:
+        deploy(server)
+        # Alice's login provisions ACME: its first usage period starts with the subscription,
+        # a moment after her login began.
+        first, _ = login(server, "alice")
+        assert first["allowed"] is True
+        # A day and a half later (the shortcut is re-checked daily) the plan's 3 are taken...
+        server.sandbox.clock.advance(1.5 * 86400)
+        for name in ("bob", "carol"):
+            assert login(server, name)[0]["allowed"] is True
+        # ...and alice, one of the 3, is an existing active user: not a new one to refuse.
+        again, ours = login(server, "alice")
+        assert again["allowed"] is True, again["deny_reason"]
+        assert ours["console"][0].startswith("stiggctl 1.0.1 allow existing_active_user ")
+        assert sorted(server.sandbox.stigg.active_users(ACME)) == [
+            "auth0|demo-alice",
+            "auth0|demo-bob",
+            "auth0|demo-carol",
+        ]
+
+
 def test_individual_is_provisioned_once():
     with running_sandbox() as server:
         deploy(server)

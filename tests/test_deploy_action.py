@@ -68,7 +68,7 @@ def test_first_deploy_creates_deploys_and_binds_at_the_end(capsys, sandbox):
         "steps": [
             {
                 "step": "create",
-                "detail": f"create '{ACTION_NAME}' (node22, template 1.0.0) with secrets "
+                "detail": f"create '{ACTION_NAME}' (node22, template 1.0.1) with secrets "
                 "AUTH0_M2M_CLIENT_ID, AUTH0_M2M_CLIENT_SECRET, STIGG_API_KEY",
             },
             {"step": "deploy", "detail": "deploy it as version 1"},
@@ -229,7 +229,7 @@ def test_a_failed_build_exits_1_and_leaves_the_live_version(capsys, sandbox, mon
     def broken(app_ctx) -> RenderedAction:
         rendered = good(app_ctx)
         code = rendered.code.replace("exports.onExecutePostLogin", "exports.onSomethingElse")
-        return RenderedAction(code, rendered.fingerprint, "1.0.0", rendered.secret_names)
+        return RenderedAction(code, rendered.fingerprint, "1.0.1", rendered.secret_names)
 
     monkeypatch.setattr(apply, "profile_rendering", broken)
     result = deploy(capsys)

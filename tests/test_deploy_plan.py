@@ -171,7 +171,7 @@ def test_new_action_is_created_deployed_and_appended():
     assert steps(result) == ["create", "deploy", "bind"]
     assert result.step_dicts()[0] == {
         "step": "create",
-        "detail": "create 'Stigg Integration (stiggctl)' (node22, template 1.0.0) with secrets "
+        "detail": "create 'Stigg Integration (stiggctl)' (node22, template 1.0.1) with secrets "
         "AUTH0_M2M_CLIENT_ID, AUTH0_M2M_CLIENT_SECRET, STIGG_API_KEY",
     }
     assert result.step_dicts()[2]["detail"] == "bind to post-login at position 3 of 3"
@@ -280,7 +280,7 @@ def test_hand_edited_or_foreign_code_is_replaced():
     }
     foreign = "exports.onExecutePostLogin = async () => {};\n"
     assert plan(deployed_state(foreign)).step_dicts()[0]["detail"] == (
-        "replace code not rendered by stiggctl with template 1.0.0"
+        "replace code not rendered by stiggctl with template 1.0.1"
     )
 
 
@@ -357,8 +357,8 @@ def test_drift_states():
     assert in_sync.to_dict() == {
         "state": "in_sync",
         "message": "the deployed code is what the profile renders",
-        "deployed_template": "1.0.0",
-        "rendered_template": "1.0.0",
+        "deployed_template": "1.0.1",
+        "rendered_template": "1.0.1",
         "secrets": dict.fromkeys(sorted(SECRETS), "unchanged"),
     }
     settings = drift(rendered("plan-pro"), current_code(), SECRETS, SECRETS)

@@ -631,16 +631,19 @@ class _Flow:
 
         last_login_key = organization_key(s.last_login_key, org.id)
         period_end_key = organization_key(s.period_end_key, org.id)
-        self.app_metadata[last_login_key] = ctx.now_ms
+        # Counted in this period, so recorded inside it: a login that provisioned the customer
+        # began a moment before the subscription (and its first period) did.
+        counted_at = max(ctx.now_ms, period.start_ms)
+        self.app_metadata[last_login_key] = counted_at
         self.app_metadata[period_end_key] = period.end_ms
         if period.end_ms is None:
             shortcut = "the period never ends, so later logins always ask Stigg"
         else:
-            until = min(period.end_ms, ctx.now_ms + s.revalidate_after_ms)
+            until = min(period.end_ms, counted_at + s.revalidate_after_ms)
             shortcut = f"later logins skip Stigg until {_time(until)}"
         self._step(
             9,
-            f"Record the login in app_metadata: {last_login_key} = {ctx.now_ms}, "
+            f"Record the login in app_metadata: {last_login_key} = {counted_at}, "
             f"{period_end_key} = {period.end_ms} ({shortcut}).",
         )
         reason = LoginReason.GRANTED if granted else LoginReason.EXISTING_ACTIVE_USER
