@@ -290,3 +290,26 @@ def test_login_rendering_shows_the_actions_text_as_written():
         "  Gate [v2]: GET http://x/[a] -> 200 (2.0 ms)",
         "  Gate [v2] log: [bold]limit[/] reached",
     ]
+
+
+def test_a_tls_sandbox_without_trustme_is_a_clear_error_and_gives_its_port_back(monkeypatch):
+    from stiggctl.errors import ErrorCode, StiggctlError
+    from stiggctl.sandbox import server as server_module
+    from stiggctl.sandbox.server import SandboxOptions, SandboxServer
+
+    closed: list[int] = []
+    close = server_module._HTTPServer.server_close
+
+    def recording_close(httpd) -> None:
+        closed.append(httpd.server_address[1])
+        close(httpd)
+
+    monkeypatch.setattr(server_module._HTTPServer, "server_close", recording_close)
+    monkeypatch.setitem(sys.modules, "trustme", None)  # as if the [tls] extra were missing
+    with pytest.raises(StiggctlError) as caught:
+        SandboxServer(SandboxOptions(tls=True))
+    assert (caught.value.code, caught.value.hint) == (
+        ErrorCode.CONFIG_ERROR,
+        "pip install 'stiggctl[tls]'",
+    )
+    assert len(closed) == 1

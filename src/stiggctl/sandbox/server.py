@@ -419,7 +419,11 @@ class SandboxServer:
         self._temp_dir: tempfile.TemporaryDirectory[str] | None = None
         scheme = "http"
         if self.options.tls:
-            self._serve_tls()
+            try:
+                self._serve_tls()
+            except BaseException:
+                self.httpd.server_close()  # the port is bound already: give it back
+                raise
             scheme = "https"
         self.base_url = f"{scheme}://{host}:{port}"
         self.sandbox.auth0.base_url = self.base_url
