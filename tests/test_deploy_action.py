@@ -236,7 +236,11 @@ def test_a_failed_build_exits_1_and_leaves_the_live_version(capsys, sandbox, mon
     assert result.exit_code == 1
     error = result.json()["error"]
     assert error["code"] == "build_failed"
-    assert error["message"] == f"The build of '{ACTION_NAME}' failed (v1 stays live)."
+    # The build errors are read from the draft (version id `draft`), as Auth0 reports them.
+    assert error["message"] == (
+        f"The build of '{ACTION_NAME}' failed: The code does not export an onExecutePostLogin "
+        "function (exports.onExecutePostLogin = async (event, api) => { ... }) (v1 stays live)."
+    )
     view = tenant_view(sandbox)
     assert view["action"]["status"] == "failed"
     assert (view["action"]["deployed"], view["action"]["versions"]) == (1, [1])

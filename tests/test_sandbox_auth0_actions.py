@@ -78,6 +78,43 @@ def test_failed_build_is_reported_and_cannot_be_deployed(tenant):
     )
 
 
+def test_the_draft_reads_as_version_draft_with_its_build_errors(tenant):
+    _, clock, api = tenant
+    action = new_action(api, code=BROKEN_CODE)
+    path = f"/actions/actions/{action['id']}/versions/draft"
+    assert api.get(path).body["status"] == "pending"
+    clock.advance(0.6)
+    draft = api.get(path)
+    assert draft.status == 200
+    assert (draft.body["id"], draft.body["status"], draft.body["deployed"]) == (
+        "draft",
+        "failed",
+        False,
+    )
+    assert draft.body["errors"] == [
+        {
+            "id": "build_failed",
+            "msg": "SyntaxError: Unexpected end of input",
+            "url": "https://auth0.com/docs/customize/actions/troubleshooting",
+        }
+    ]
+    Contract(auth0_openapi()).check_response(
+        "GET", "/actions/actions/{actionId}/versions/{id}", draft
+    )
+    assert api.post(f"{path}/deploy").status == 400  # a failed draft cannot be deployed
+
+
+def test_deploying_version_draft_deploys_the_draft(tenant):
+    _, clock, api = tenant
+    action = new_action(api)
+    clock.advance(0.6)
+    deployed = api.post(f"/actions/actions/{action['id']}/versions/draft/deploy")
+    assert deployed.status == 200
+    assert deployed.body["number"] == 1
+    clock.advance(0.3)
+    assert api.get(f"/actions/actions/{action['id']}").body["deployed_version"]["number"] == 1
+
+
 def test_deploy_before_the_build_finishes_is_refused(tenant):
     _, clock, api = tenant
     action = new_action(api)

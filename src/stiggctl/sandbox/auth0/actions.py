@@ -535,14 +535,50 @@ def _version(action: dict[str, Any], version_id: str) -> dict[str, Any]:
     return version
 
 
+# Auth0's version routes take `draft` for the action's current draft: deploying
+# `versions/draft` is the dashboard's "deploy draft", and reading it gives the draft's
+# build status and errors, which the action object itself does not carry.
+DRAFT_VERSION_ID = "draft"
+
+
+def draft_view(tenant: Tenant, action: dict[str, Any]) -> dict[str, Any]:
+    status = draft_status(tenant, action)
+    view: dict[str, Any] = {
+        "id": DRAFT_VERSION_ID,
+        "action_id": action["id"],
+        "code": action["code"],
+        "dependencies": action["dependencies"],
+        "deployed": False,
+        "secrets": _secrets_view(action["secrets"]),
+        "status": status,
+        "created_at": action["updated_at"],
+        "updated_at": action["updated_at"],
+        "runtime": action["runtime"],
+        "supported_triggers": action["supported_triggers"],
+        "action": action_base_view(tenant, action),
+    }
+    if status == "built":
+        view["built_at"] = iso(_built_at(tenant, action["build_started_at"]))
+    if status == "failed":
+        view["errors"] = [
+            {"id": "build_failed", "msg": message, "url": BUILD_ERROR_URL}
+            for message in action["build_errors"]
+        ]
+    return view
+
+
 def get_version(call: Call) -> Response:
     action = _action(call, "actionId")
+    if call.params["id"] == DRAFT_VERSION_ID:
+        return json_response(draft_view(call.tenant, action))
     return json_response(version_view(call.tenant, action, _version(action, call.params["id"])))
 
 
 def post_deploy_version(call: Call) -> Response:
     body = read_body(call.req, DEPLOY_VERSION, allow_empty=True) or {}
     action = _action(call, "actionId")
+    if call.params["id"] == DRAFT_VERSION_ID:
+        return json_response(version_view(call.tenant, action, deploy_draft(call.tenant, action)))
     version = _version(action, call.params["id"])
     new = deploy_old_version(call.tenant, action, version, bool(body.get("update_draft")))
     return json_response(version_view(call.tenant, action, new))
