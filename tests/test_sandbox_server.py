@@ -313,3 +313,23 @@ def test_a_tls_sandbox_without_trustme_is_a_clear_error_and_gives_its_port_back(
         "pip install 'stiggctl[tls]'",
     )
     assert len(closed) == 1
+
+
+def test_rate_limit_headers_speak_of_real_time_after_time_travel():
+    import time
+
+    with running_sandbox(rate_limit_per_second=2.0) as server:
+        headers = _auth(server)
+        server.sandbox.clock.advance(40 * 86400)  # into another usage period
+        answers = [
+            httpx.get(f"{server.base_url}/api/v2/clients", headers=headers) for _ in range(4)
+        ]
+        limited = [a for a in answers if a.status_code == 429]
+        assert limited, [a.status_code for a in answers]
+        for answer in answers:
+            reset = int(answer.headers["x-ratelimit-reset"])
+            assert reset <= time.time() + 5  # not 40 days away
+        server.sandbox.faults.replace(FaultPlan(rules=[FaultRule(burst_429=1)]))
+        injected = httpx.get(f"{server.base_url}/api/v2/clients", headers=headers)
+        assert injected.status_code == 429
+        assert int(injected.headers["x-ratelimit-reset"]) <= time.time() + 5

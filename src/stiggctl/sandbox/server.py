@@ -63,6 +63,7 @@ class Sandbox:
             clock=self.clock,
             build_seconds=options.build_seconds,
             rate_limit_per_second=options.rate_limit_per_second,
+            rate_clock=time.time,
         )
         self.credentials: dict[str, str] = {}
         self.stigg: StiggEmulator | None = None
@@ -324,7 +325,8 @@ class _Handler(BaseHTTPRequestHandler):
                     with contextlib.suppress(OSError):
                         self.connection.shutdown(socket.SHUT_RDWR)
                     return
-                response = fault_response(req, decision.fault, sandbox.clock())
+                # Rate-limit headers speak of real time, whatever the sandbox's clock says.
+                response = fault_response(req, decision.fault, time.time())
                 sandbox.record(req, response.status, arrived)
                 self._send(response)
                 return

@@ -45,10 +45,14 @@ class Auth0Emulator:
         build_seconds: float = 0.6,
         code_checker: Callable[[str], list[str]] | None = None,
         rate_limit_per_second: float | None = None,
+        rate_clock: Callable[[], float] | None = None,
     ) -> None:
         self._lock = threading.RLock()
         self._tenant = Tenant(clock, build_seconds, code_checker)
-        self._bucket = TokenBucket(clock, rate_limit_per_second)
+        # The rate limit is about real seconds between requests: the sandbox runs it on the
+        # wall clock (`rate_clock`), so time travel never sends clients an x-ratelimit-reset
+        # days away. Tests that drive it with a frozen clock leave it unset.
+        self._bucket = TokenBucket(rate_clock or clock, rate_limit_per_second)
 
     # ---- configuration ---------------------------------------------------------------------
 
