@@ -449,9 +449,10 @@ def test_a_counted_user_needs_no_stigg_key(server, capsys, monkeypatch):
     assert [r["path"] for r in server.sandbox.requests if r["path"] == "/graphql"] == []
 
 
-def test_without_at_the_login_is_now(server, capsys, monkeypatch):
+def test_without_at_the_login_is_now_on_the_sandbox_clock(server, capsys):
+    # The sandbox's clock stands at AT (years from the machine's): the simulation decides
+    # at the tenant's now, in the tenant's usage period.
     acme_as_customer(server, ("alice",), counted="alice")
-    monkeypatch.setattr("time.time", lambda: AT_MS / 1000)
     result = run_cli(capsys, "--json", "simulate-login", "--user", uid("alice"), "--org", ACME)
     data = result.json()["data"]
     assert (result.exit_code, data["at"], data["reason"], data["notes"]) == (
@@ -460,6 +461,11 @@ def test_without_at_the_login_is_now(server, capsys, monkeypatch):
         "counted_this_period",
         [],
     )
+    server.sandbox.clock.advance(40 * DAY_S)  # `stiggctl sandbox advance-clock --days 40`
+    later = run_cli(capsys, "--json", "simulate-login", "--user", uid("alice"), "--org", ACME)
+    data = later.json()["data"]
+    assert data["at"] == "2025-04-23T09:30:00.000Z"
+    assert data["reason"] != "counted_this_period"
 
 
 # -- errors ---------------------------------------------------------------------------------

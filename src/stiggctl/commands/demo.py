@@ -159,7 +159,9 @@ def run_story(app_ctx: AppContext, server: SandboxServer, story: Story) -> dict[
             f"Why was {denied['user_id']} refused?",
             f"stiggctl simulate-login --user '{denied['user_id']}' --org {ACME}",
         )
-        explanation = _explain(app_ctx, denied["user_id"], ACME, BUSINESS_APP_ID, story)
+        explanation = _explain(
+            app_ctx, denied["user_id"], ACME, BUSINESS_APP_ID, int(sandbox.clock() * 1000), story
+        )
 
     story.step("Active users per customer", "stiggctl mau report")
     mau = _mau_report(app_ctx, story)
@@ -248,9 +250,9 @@ def _why(login: dict) -> str:
     return "a new active user, counted"
 
 
-def _explain(app_ctx: AppContext, user_id: str, org_id: str, client_id: str, story: Story):
-    import time
-
+def _explain(
+    app_ctx: AppContext, user_id: str, org_id: str, client_id: str, at_ms: int, story: Story
+):
     from stiggctl.commands.simulate import render_simulation, run_simulation
     from stiggctl.core.simulation import LOGIN_PROTOCOL
 
@@ -260,7 +262,7 @@ def _explain(app_ctx: AppContext, user_id: str, org_id: str, client_id: str, sto
         organization_id=org_id,
         client_id=client_id,
         protocol=LOGIN_PROTOCOL,
-        at_ms=int(time.time() * 1000),
+        at_ms=at_ms,
         at_given=False,
     )
     story.show(render_simulation(simulation))

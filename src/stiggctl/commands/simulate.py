@@ -72,14 +72,12 @@ def simulate_login(
 
       stiggctl simulate-login --user 'auth0|64f0c2' --org org_acme --refresh --at 2025-03-31T23:00Z
     """
-    import time
-
     from stiggctl.core.login import REFRESH_TOKEN_PROTOCOL, parse_time
     from stiggctl.core.simulation import LOGIN_PROTOCOL
     from stiggctl.errors import ExitCode
 
     app_ctx: AppContext = ctx.obj
-    at_ms = parse_time(at) if at is not None else int(time.time() * 1000)
+    at_ms = parse_time(at) if at is not None else _now_ms(app_ctx)
     assert at_ms is not None  # _check_time refused anything else
     simulation = run_simulation(
         app_ctx,
@@ -93,6 +91,25 @@ def simulate_login(
     app_ctx.out.result(simulation.to_dict(), render_simulation(simulation))
     if not simulation.allowed:
         raise typer.Exit(int(ExitCode.CHECK_FAILED))
+
+
+def _now_ms(app_ctx: AppContext) -> int:
+    """Now, as the tenant sees it: a sandbox's clock may have been moved forward
+    (`sandbox advance-clock`), and the simulation must decide in the sandbox's period."""
+    import time
+    from urllib.parse import urlsplit
+
+    base = app_ctx.settings.auth0_base_url
+    if base and urlsplit(base).hostname in ("127.0.0.1", "localhost", "::1"):
+        import httpx
+
+        try:
+            answer = httpx.get(f"{base}/_sandbox/clock", timeout=2.0)
+            if answer.status_code == 200:
+                return int(float(answer.json()["now"]) * 1000)
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            pass  # not a sandbox after all: the machine's clock
+    return int(time.time() * 1000)
 
 
 def run_simulation(

@@ -187,6 +187,8 @@ class Sandbox:
             if route == ("PUT", "/_sandbox/faults"):
                 self.faults.replace(FaultPlan.from_dict(req.json() or {}))
                 return json_response(self.faults.to_dict())
+            if route == ("GET", "/_sandbox/clock"):
+                return json_response({"now": self.clock()})
             if route == ("POST", "/_sandbox/clock/advance"):
                 body = req.json() or {}
                 self.clock.advance(float(body.get("seconds", 0)))
