@@ -35,7 +35,11 @@ def test_help_lists_commands_and_exit_codes(capsys):
 
 def test_python_dash_m_entry_point():
     proc = subprocess.run(
-        [sys.executable, "-m", "stiggctl", "--version"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "stiggctl", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     assert (proc.returncode, proc.stdout) == (0, f"stiggctl {__version__}\n")
 
@@ -164,7 +168,9 @@ def test_startup_imports_stay_light(args):
         f"heavy = [m for m in sys.modules if m.split('.')[0] in {HEAVY!r}]\n"
         "sys.stderr.write('HEAVY=' + repr(heavy))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
     assert "HEAVY=[]" in proc.stderr, proc.stderr[-2000:]
 
 

@@ -32,6 +32,11 @@ def test_bash_completion_lists_commands():
         "COMP_CWORD": "1",
     }
     proc = subprocess.run(
-        [sys.executable, "-m", "stiggctl"], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "stiggctl"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     assert "config" in proc.stdout.split()

@@ -203,6 +203,7 @@ def test_serve_env_login_and_sigterm(tmp_path):
             capture_output=True,
             text=True,
             check=True,
+            timeout=60,
         ).stdout
         assert f"export STIGGCTL_AUTH0_DOMAIN={info['base_url']}\n" in env_out
         assert f"export STIGGCTL_STIGG_API_URL={info['base_url']}/graphql\n" in env_out
@@ -222,6 +223,7 @@ def test_serve_env_login_and_sigterm(tmp_path):
             capture_output=True,
             text=True,
             check=False,
+            timeout=60,
         )
         assert login.returncode == 0, login.stderr
         assert json.loads(login.stdout)["data"]["allowed"] is True
@@ -333,3 +335,25 @@ def test_rate_limit_headers_speak_of_real_time_after_time_travel():
         injected = httpx.get(f"{server.base_url}/api/v2/clients", headers=headers)
         assert injected.status_code == 429
         assert int(injected.headers["x-ratelimit-reset"]) <= time.time() + 5
+
+
+def test_a_server_that_is_not_a_sandbox_is_a_clear_error(capsys, monkeypatch):
+    from tests.cli_helpers import run_cli
+
+    with running_sandbox() as server:
+        # Something answers on the port, but not what a sandbox would say.
+        monkeypatch.setenv("STIGGCTL_AUTH0_DOMAIN", server.base_url + "/")
+        original = server.sandbox._control
+
+        def not_json(req):
+            from stiggctl.sandbox.http import Response
+
+            return Response(200, b"<html>hello</html>", {"content-type": "text/html"})
+
+        monkeypatch.setattr(server.sandbox, "_control", not_json)
+        result = run_cli(capsys, "--json", "sandbox", "advance-clock", "--days", "1")
+        monkeypatch.setattr(server.sandbox, "_control", original)
+    assert result.exit_code == 1
+    error = result.json()["error"]
+    assert error["code"] == "api_error"
+    assert "did not answer as a stiggctl sandbox does (HTTP 200)" in error["message"]

@@ -119,11 +119,11 @@ def serve(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     server.start()
-    info = server.info()
-    if info_file is not None:
-        write_info_file(info_file, info)
-    _print_banner(ctx.obj, info, info_file)
     try:
+        info = server.info()
+        if info_file is not None:
+            write_info_file(info_file, info)
+        _print_banner(ctx.obj, info, info_file)
         stop.wait()
     finally:
         server.stop()
@@ -278,7 +278,17 @@ def _control(
         )
     except httpx.HTTPError as exc:
         raise from_exception(exc, service="the sandbox") from None
-    payload = response.json() if response.content else {}
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        raise StiggctlError(
+            ErrorCode.API_ERROR,
+            f"{base_url}{path} did not answer as a stiggctl sandbox does "
+            f"(HTTP {response.status_code}).",
+            "Give the --info-file that `stiggctl sandbox serve` wrote.",
+        )
     if response.status_code >= 400:
         raise StiggctlError(
             ErrorCode.INVALID_INPUT if response.status_code < 500 else ErrorCode.API_ERROR,
