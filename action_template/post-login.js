@@ -44,13 +44,15 @@ const ORG_METADATA_MAX_KEYS = 25; // Auth0 rejects an organization metadata map 
 const CACHE_MAX_TTL_MS = DAY_MS; // api.cache keeps an entry at most 24 h
 const TOKEN_EXPIRY_MARGIN_MS = 5 * 60000; // never hand out a token about to expire
 const LOG_LIMIT = 256; // Auth0 keeps 256 characters of an Action's console output
+const CUSTOMER_NOT_FOUND = "CustomerNotFound"; // Stigg's ErrorCode and AccessDeniedReason
 
 exports.onExecutePostLogin = async (event, api) => {
   const run = {
     now: Date.now(),
     // The budget runs on the monotonic clock: it bounds real waiting, whatever the wall clock says.
     deadline: performance.now() + SETTINGS.budgetMs,
-    steps: new Set([1]),
+    steps: new Set([1]), // the seed's steps taken in the current pass
+    earlierSteps: [], // those of earlier passes, in order (see provisionAgain)
     calls: 0,
     notes: [],
     pending: [], // work running alongside the flow (M2M token, organization update)
@@ -75,11 +77,13 @@ async function handleLogin(event, api, run) {
   const { organization, customerId } = login;
   const appMetadata = event.user.app_metadata || {};
   const record = organization ? readLoginRecord(appMetadata, organization.id, run.now) : null;
-  const marked = organization
-    ? (organization.metadata || {})[SETTINGS.keys.orgProvisioned]
-    : appMetadata[SETTINGS.keys.userProvisioned];
+  const marked = isMarked(
+    organization
+      ? (organization.metadata || {})[SETTINGS.keys.orgProvisioned]
+      : appMetadata[SETTINGS.keys.userProvisioned],
+  );
 
-  if (!isMarked(marked)) {
+  if (!marked) {
     const orgMetadata = organization ? markedOrganizationMetadata(organization) : null;
     // The token request runs alongside provisioning: the organization update then costs one
     // round trip more, not two.
@@ -105,8 +109,22 @@ async function handleLogin(event, api, run) {
   if (record.counted) return allow(run, "counted_this_period");
 
   run.steps.add(6);
-  const entitlement = await queryEntitlement(event, run, customerId);
+  let entitlement = await queryEntitlement(event, run, customerId);
   run.steps.add(7);
+  if (entitlement.customerUnknown && marked) {
+    // Marked as provisioned, yet Stigg has no such customer (deleted in Stigg, another Stigg
+    // environment, a mark set by hand): without provisioning it now, it would never be metered.
+    const provision = await provisionAgain(event, run, login);
+    if (provision.failure) return onFailure(api, run, "stigg_unavailable", provision.failure, record);
+    run.steps.add(6);
+    entitlement = await queryEntitlement(event, run, customerId);
+    run.steps.add(7);
+  }
+  if (entitlement.customerUnknown) {
+    // Provisioned by this very login and still unknown: asking again would not end.
+    const note = "stigg.entitlement: customer unknown after provisioning";
+    return onFailure(api, run, "stigg_unavailable", note, record);
+  }
   if (entitlement.failure) {
     return onFailure(api, run, "stigg_unavailable", entitlement.failure, record);
   }
@@ -134,6 +152,21 @@ async function handleLogin(event, api, run) {
   return allow(run, granted ? "granted" : "existing_active_user");
 }
 
+// The seed's steps 2 to 4 once more, for a customer marked as provisioned that Stigg does not
+// know: the same provisioning call, a Duplicate answer counting as provisioned. The mark is
+// already there (step 4 writes nothing). Two sequential round trips more (this call and the
+// second entitlement query), only in this rare case. The steps of this second pass are logged
+// after those of the first, so the log says honestly that steps 2, 6 and 7 were taken twice.
+async function provisionAgain(event, run, login) {
+  run.notes.push("customer unknown to Stigg: provisioning again");
+  run.earlierSteps.push(...sortedSteps(run.steps));
+  run.steps = new Set([2]);
+  const provision = await provisionCustomer(event, run, login);
+  run.steps.add(3);
+  if (!provision.failure) run.steps.add(4);
+  return provision;
+}
+
 // Which customer this login belongs to, or why the Action leaves it alone.
 function classifyLogin(event) {
   const appId = SETTINGS.applicationId;
@@ -158,6 +191,10 @@ function readLoginRecord(appMetadata, organizationId, now) {
     knownActive,
     counted: knownActive && now - lastLogin < SETTINGS.revalidateAfterMs,
   };
+}
+
+function sortedSteps(steps) {
+  return [...steps].sort((a, b) => a - b);
 }
 
 function isMarked(value) {
@@ -261,13 +298,26 @@ function isDuplicateError(error) {
   return code === "DuplicatedEntityNotAllowed" || /duplicat/i.test(String(error && error.message));
 }
 
+// The Active Users entitlement: { value }, { customerUnknown: true } or { failure }.
 async function queryEntitlement(event, run, customerId) {
   const result = await stigg(event, run, "stigg.entitlement", GQL_ACTIVE_USERS_ENTITLEMENT, {
     query: { customerId, featureId: SETTINGS.activeUsersFeatureId, options: { requestedUsage: 1 } },
   });
+  // Stigg says "no such customer" in one of two ways: a GraphQL error, or an answer refusing
+  // access for that reason (as its SDKs and the stiggctl sandbox do).
+  if (result.errors && result.errors.some(isCustomerNotFoundError)) return { customerUnknown: true };
   if (result.failure) return result;
   const value = result.data.entitlement;
-  return value ? { value } : { failure: "stigg.entitlement: empty answer" };
+  if (!value) return { failure: "stigg.entitlement: empty answer" };
+  return value.accessDeniedReason === CUSTOMER_NOT_FOUND ? { customerUnknown: true } : { value };
+}
+
+function isCustomerNotFoundError(error) {
+  const code = String((error && error.extensions && error.extensions.code) || "");
+  if (code === CUSTOMER_NOT_FOUND) return true;
+  // Another entity not found (FeatureNotFound, ...) says nothing about the customer.
+  if (/NotFound$/.test(code)) return false;
+  return /\bcustomer\b.*\bnot found\b/i.test(String(error && error.message));
 }
 
 // Access for one more active user, as Stigg's SDKs compute it from an answer that was asked
@@ -415,6 +465,7 @@ function cacheToken(api, clientId, token, expiresIn) {
 }
 
 async function updateOrganization(api, run, organizationId, metadata, tokenPromise) {
+  const steps = run.steps; // the pass that started the update, whenever it ends
   const token = await tokenPromise;
   if (!token) return;
   const url = `${SETTINGS.auth0BaseUrl}/api/v2/organizations/${encodeURIComponent(organizationId)}`;
@@ -435,12 +486,13 @@ async function updateOrganization(api, run, organizationId, metadata, tokenPromi
     run.notes.push(`auth0.updateOrganization: HTTP ${response.status}`);
     return;
   }
-  run.steps.add(4);
+  steps.add(4);
 }
 
-// The one log line of an execution: verdict, reason, the seed's steps taken, calls made.
+// The one log line of an execution: verdict, reason, the seed's steps taken (pass by pass),
+// calls made.
 function summary(run) {
-  const steps = [...run.steps].sort((a, b) => a - b).join(",");
+  const steps = [...run.earlierSteps, ...sortedSteps(run.steps)].join(",");
   const notes = run.notes.length ? ` notes=${run.notes.join("; ")}` : "";
   const line = `stiggctl ${SETTINGS.templateVersion} ${run.verdict} ${run.reason} steps=${steps} calls=${run.calls}${notes}`;
   return line.slice(0, LOG_LIMIT);

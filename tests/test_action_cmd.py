@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from stiggctl.core.action_settings import TEMPLATE_VERSION
 from tests.cli_helpers import run_cli
 from tests.test_deploy_support import (
     ACTION_NAME,
@@ -63,8 +64,8 @@ def test_status_of_a_deployed_action(capsys, sandbox):
         "drift": {
             "state": "in_sync",
             "message": "the deployed code is what the profile renders",
-            "deployed_template": "1.0.1",
-            "rendered_template": "1.0.1",
+            "deployed_template": TEMPLATE_VERSION,
+            "rendered_template": TEMPLATE_VERSION,
             "secrets": dict.fromkeys(B2B_SECRETS, "unchanged"),
         },
     }

@@ -48,6 +48,11 @@ def test_the_issue_lists_scenarios_are_all_present():
         "stigg_down_fail_closed",
         "duplicate_customer_on_provisioning",
         "org_metadata_with_other_keys",
+        "b2b_customer_unknown_reprovisioned",
+        "b2b_customer_unknown_access_denied_reprovisioned",
+        "b2b_customer_unknown_duplicate_at_limit_denied",
+        "b2b_customer_unknown_reprovision_fails_fail_open",
+        "b2b_customer_unknown_reprovision_fails_fail_closed",
     } <= names
 
 
@@ -60,11 +65,14 @@ def test_the_issue_lists_scenarios_are_all_present():
         ("b2c_returning", 0, 0),
         ("b2b_new_active_user_under_limit", 2, 2),
         ("b2b_new_org_first_login", 5, 3),
+        # A marked customer Stigg does not know: provisioning and a second query, 2 more.
+        ("b2b_customer_unknown_reprovisioned", 4, 4),
     ],
 )
 def test_login_path_targets(name, calls, round_trips, tmp_path):
     """Measured by the harness: returning user 0 calls, new active user <= 2 sequential
-    round trips, first login of a new organization <= 3."""
+    round trips, first login of a new organization <= 3, a marked organization that Stigg
+    does not know 2 more than a new active user."""
     scenario = next(s for s in SCENARIOS if s.name == name)
     result = run_scenario(scenario, tmp_path)
     assert (len(result["calls"]), result["round_trips"]) == (calls, round_trips)

@@ -1,11 +1,12 @@
 """The rendered Action deployed into the sandbox and run by real logins over real HTTP:
-provisioning, metering, the limit, the returning-user shortcut, period rollover, fail policy."""
+provisioning, metering, the limit, the returning-user shortcut, period rollover, fail policy,
+and an organization provisioned again after Stigg lost its customer."""
 
 from __future__ import annotations
 
 import pytest
 
-from stiggctl.core.action_settings import ActionSettings
+from stiggctl.core.action_settings import TEMPLATE_VERSION, ActionSettings
 from stiggctl.core.render import render_action
 from stiggctl.sandbox.auth0.seed import ACME, BUSINESS_APP_ID, CONSUMER_APP_ID, GLOBEX
 from stiggctl.sandbox.faults import FaultPlan, FaultRule
@@ -99,12 +100,60 @@ def test_the_user_whose_login_created_the_subscription_stays_active_in_its_perio
         # ...and alice, one of the 3, is an existing active user: not a new one to refuse.
         again, ours = login(server, "alice")
         assert again["allowed"] is True, again["deny_reason"]
-        assert ours["console"][0].startswith("stiggctl 1.0.1 allow existing_active_user ")
+        assert ours["console"][0].startswith(
+            f"stiggctl {TEMPLATE_VERSION} allow existing_active_user "
+        )
         assert sorted(server.sandbox.stigg.active_users(ACME)) == [
             "auth0|demo-alice",
             "auth0|demo-bob",
             "auth0|demo-carol",
         ]
+
+
+def delete_stigg_customer(stigg, customer_id: str) -> None:
+    """Stigg forgets a customer and its usage, as deleting it in Stigg does. The emulator has
+    no removal of its own: its state is restored without them."""
+    state = stigg.snapshot()
+    for kind in ("customers", "events", "measurements"):
+        state[kind] = [item for item in state[kind] if item["customer_id"] != customer_id]
+    stigg.restore(state)
+
+
+def test_an_organization_whose_stigg_customer_was_deleted_is_provisioned_again():
+    with running_sandbox() as server:
+        deploy(server)
+        stigg, auth0 = server.sandbox.stigg, server.sandbox.auth0
+        assert login(server, "alice")[0]["allowed"] is True
+        delete_stigg_customer(stigg, ACME)
+        assert stigg.customer(ACME) is None
+        metadata = auth0.get_org(ACME)["metadata"]
+        assert metadata["customer_provisioned"] == "true"
+
+        server.sandbox.requests.clear()
+        result, ours = login(server, "bob")
+        assert result["allowed"] is True
+        assert ours["console"][0].startswith(
+            f"stiggctl {TEMPLATE_VERSION} allow granted steps=1,2,6,7,2,3,4,6,7,8,9,10,11 calls=4 "
+        )
+        # Entitlement, provisioning, entitlement, event: Stigg only, the mark is already there.
+        assert [(r["method"], r["path"]) for r in server.sandbox.requests] == [
+            ("POST", "/graphql")
+        ] * 4
+        customer = stigg.customer(ACME)
+        assert customer is not None
+        assert [s.plan_ref_id for s in customer.subscriptions] == ["plan-free"]
+        assert stigg.active_users(ACME) == ["auth0|demo-bob"]
+        assert auth0.get_org(ACME)["metadata"] == metadata
+
+        # Alice was counted for the customer that is gone: at her next check (the shortcut
+        # holds a day) she is a new active user of the new customer, and counted.
+        server.sandbox.clock.advance(1.5 * 86400)
+        again, ours = login(server, "alice")
+        assert again["allowed"] is True
+        assert ours["console"][0].startswith(
+            f"stiggctl {TEMPLATE_VERSION} allow granted steps=1,2,6,7,8,9,10,11 calls=2"
+        )
+        assert sorted(stigg.active_users(ACME)) == ["auth0|demo-alice", "auth0|demo-bob"]
 
 
 def test_individual_is_provisioned_once():

@@ -25,6 +25,7 @@ from stiggctl.core.login import (
     decide_login,
     format_time,
     idempotency_key,
+    is_customer_not_found_error,
     parse_time,
     period_start_before,
 )
@@ -170,6 +171,131 @@ def test_first_pass_names_the_answers_needed_then_the_decision_completes():
     assert final.complete and final.needs == ()
     assert (final.verdict, final.reason) == (Verdict.DENY, LoginReason.LIMIT_REACHED)
     assert final.round_trips == 2
+
+
+NOT_FOUND = EntitlementAnswer.customer_not_found()
+NEW_CUSTOMER = EntitlementAnswer(
+    is_granted=True,
+    usage_limit=5,
+    current_usage=0,
+    reset_period="MONTH",
+    usage_period_start="2025-03-14T09:30:00.040Z",
+    usage_period_end="2025-04-14T09:30:00.040Z",
+)
+
+
+def test_a_marked_customer_stigg_does_not_know_is_provisioned_then_asked_again():
+    first = decide_login(context(), SETTINGS, StiggAnswers())
+    assert first.needs == (StiggQuery.ENTITLEMENT,)
+
+    second = decide_login(context(), SETTINGS, StiggAnswers(entitlement=NOT_FOUND))
+    assert (second.verdict, second.needs) == (None, (StiggQuery.PROVISION,))
+    assert second.effects.provision == {
+        "customerId": "org_acme",
+        "name": "Acme Inc.",
+        "subscriptionParams": {"planId": "plan-team"},
+    }
+
+    answers = StiggAnswers(entitlement=NOT_FOUND, provision=ProvisionOutcome.CREATED)
+    third = decide_login(context(), SETTINGS, answers)
+    assert (third.verdict, third.needs) == (None, (StiggQuery.ENTITLEMENT_AFTER_PROVISION,))
+
+    answers = dataclasses.replace(answers, entitlement_after_provision=NEW_CUSTOMER)
+    final = decide_login(context(), SETTINGS, answers)
+    assert (final.verdict, final.reason, final.needs) == (Verdict.ALLOW, LoginReason.GRANTED, ())
+    assert final.calls == (
+        PlannedCall(ActionCall.ENTITLEMENT, 1),
+        PlannedCall(ActionCall.PROVISION_CUSTOMER, 2),
+        PlannedCall(ActionCall.ENTITLEMENT, 3),
+        PlannedCall(ActionCall.REPORT_EVENT, 4),
+    )
+    # The mark is already there: no token, no organization update.
+    assert final.effects.organization_metadata is None
+    start = parse_time("2025-03-14T09:30:00.040Z")
+    assert final.effects.app_metadata == {
+        "org_acme:last_login": start,
+        "org_acme:stigg_period_end": parse_time("2025-04-14T09:30:00.040Z"),
+    }
+    assert final.effects.events[0].idempotency_key == idempotency_key(
+        "user-login", "org_acme", "auth0|alice", start
+    )
+    texts = [(step.number, step.text) for step in final.steps]
+    assert [number for number, _ in texts] == [1, 2, 6, 7, 2, 3, 4, 6, 7, 8, 9, 10, 11]
+    assert texts[3:8] == [
+        (
+            7,
+            "Stigg answers that customer org_acme does not exist (CustomerNotFound), although "
+            "the organization is marked as provisioned: deleted in Stigg, or marked under another "
+            "Stigg environment or by hand. It was never metered: provision it now.",
+        ),
+        (
+            2,
+            "Step 2 again: the organization's metadata marks customer org_acme as provisioned, "
+            "but Stigg does not know it. Provision it in Stigg on plan plan-team (this and a "
+            "second entitlement query cost 2 more sequential round trips, only in this case).",
+        ),
+        (3, "Stigg created customer org_acme on plan plan-team."),
+        (
+            4,
+            "The organization is already marked as provisioned (customer_provisioned): nothing "
+            "to write.",
+        ),
+        (
+            6,
+            "Step 6 again, now that customer org_acme is provisioned: query Stigg for its "
+            "feature-active-users entitlement with requested usage 1.",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("policy", "verdict"), [("open", Verdict.ALLOW), ("closed", Verdict.DENY)])
+def test_provisioning_again_that_fails_is_left_to_the_fail_policy(policy, verdict):
+    settings = dataclasses.replace(SETTINGS, fail_policy=policy)
+    failure = StiggFailure(FailureKind.TIMEOUT)
+    answers = StiggAnswers(entitlement=NOT_FOUND, provision=failure)
+    decision = decide_login(context(), settings, answers)
+    assert (decision.verdict, decision.reason) == (verdict, LoginReason.STIGG_UNAVAILABLE)
+    assert decision.round_trips == 2
+    assert decision.effects.app_metadata == {}
+    failed = "Stigg did not provision customer org_acme (timed out)."
+    if policy == "closed":
+        failed += f" Fail-closed policy: deny with {settings.retry_message!r}."
+    assert [(step.number, step.text) for step in decision.steps][4:6] == [
+        (
+            2,
+            "Step 2 again: the organization's metadata marks customer org_acme as provisioned, "
+            "but Stigg does not know it. Provision it in Stigg on plan plan-team (this and a "
+            "second entitlement query cost 2 more sequential round trips, only in this case).",
+        ),
+        (3, failed),
+    ]
+
+
+def test_a_customer_still_unknown_after_provisioning_is_a_stigg_failure():
+    answers = StiggAnswers(
+        entitlement=NOT_FOUND,
+        provision=ProvisionOutcome.DUPLICATE,
+        entitlement_after_provision=NOT_FOUND,
+    )
+    decision = decide_login(context(), SETTINGS, answers)
+    assert (decision.verdict, decision.reason) == (Verdict.ALLOW, LoginReason.STIGG_UNAVAILABLE)
+    assert [step.number for step in decision.steps] == [1, 2, 6, 7, 2, 3, 4, 6, 7, 11]
+    assert decision.steps[5].text == (
+        "Stigg already has customer org_acme (Duplicate): it exists after all (created in "
+        "between), which counts as provisioned."
+    )
+    assert decision.steps[8].text == (
+        "Stigg answers that customer org_acme does not exist (CustomerNotFound), right after "
+        "this login provisioned it."
+    )
+
+
+def test_a_new_organization_unknown_right_after_provisioning_is_not_provisioned_twice():
+    answers = StiggAnswers(provision=ProvisionOutcome.CREATED, entitlement=NOT_FOUND)
+    decision = decide_login(context(organization=NEW_ORG), SETTINGS, answers)
+    assert (decision.verdict, decision.reason) == (Verdict.ALLOW, LoginReason.STIGG_UNAVAILABLE)
+    assert [call.operation for call in decision.calls].count(ActionCall.PROVISION_CUSTOMER) == 1
+    assert [step.number for step in decision.steps] == [1, 2, 3, 4, 6, 7, 11]
 
 
 def test_a_returning_user_needs_no_answer():
@@ -344,6 +470,34 @@ def test_period_and_access_rules_are_the_same_in_javascript(tmp_path):
     python += [EntitlementAnswer.from_graphql(e).grants_one_more for e in entitlements]
     python += [idempotency_key("user-login", *k) for k in keys]
     assert results == python
+
+
+NOT_FOUND_ERRORS = [
+    ({"message": "Customer not found", "extensions": {"code": "CustomerNotFound"}}, True),
+    ({"message": "Something else", "extensions": {"code": "CustomerNotFound"}}, True),
+    ({"message": "Customer org_acme not found"}, True),
+    ({"message": "customer with id org_x was NOT FOUND", "extensions": {}}, True),
+    ({"message": "Customer not found", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}, True),
+    ({"message": "Feature not found", "extensions": {"code": "FeatureNotFound"}}, False),
+    ({"message": "Customer not found", "extensions": {"code": "FeatureNotFound"}}, False),
+    ({"message": "Feature not found for customer org_acme"}, False),
+    ({"message": "Duplicated entity not allowed"}, False),
+    ({"message": "customers-not-foundry"}, False),
+    ({}, False),
+]
+
+
+def test_customer_not_found_errors():
+    for error, expected in NOT_FOUND_ERRORS:
+        code = (error.get("extensions") or {}).get("code")
+        assert is_customer_not_found_error(code, error.get("message")) is expected, error
+
+
+@pytest.mark.node
+def test_customer_not_found_errors_are_the_same_in_javascript(tmp_path):
+    cases = [{"function": "isCustomerNotFoundError", "args": [e]} for e, _ in NOT_FOUND_ERRORS]
+    results = call_internals(render_action(SETTINGS).code, cases, tmp_path)
+    assert results == [expected for _, expected in NOT_FOUND_ERRORS]
 
 
 @pytest.mark.node

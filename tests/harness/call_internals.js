@@ -8,7 +8,14 @@
 
 const fs = require("node:fs");
 
-const EXPOSED = ["usagePeriod", "grantsOneMore", "idempotencyKey", "classifyLogin", "readLoginRecord"];
+const EXPOSED = [
+  "usagePeriod",
+  "grantsOneMore",
+  "idempotencyKey",
+  "classifyLogin",
+  "readLoginRecord",
+  "isCustomerNotFoundError",
+];
 
 const code = fs.readFileSync(process.argv[2], "utf8");
 const internals = new Function("exports", "require", `${code}\nreturn { ${EXPOSED.join(", ")} };`)(

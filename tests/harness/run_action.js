@@ -11,9 +11,15 @@
 // each call the length of the longest chain of calls that had ended before it started.
 //
 // Job (JSON): now_ms, event, cache {key: {value, expires_at}}, latency_ms,
-//   faults {operation: {kind: "timeout"|"http"|"graphql"|"network", status?, code?, message?}},
-//   stigg {url, api_key, feature_id, customers [ids], entitlement {...} | null},
+//   faults {operation: {kind: "timeout"|"http"|"graphql"|"network"|"customer_not_found",
+//     status?, code?, message?, calls?: [1-based calls of the operation it applies to; all]}},
+//   stigg {url, api_key, feature_id, customers [ids], entitlement {...} | null,
+//     unknown_customer?: "graphql_error" (default) | "access_denied"},
 //   auth0 {base_url, audience, client_id, client_secret, access_token, expires_in}.
+// An entitlement query for a customer Stigg does not have is answered with a GraphQL error
+// CustomerNotFound, or (unknown_customer "access_denied") as Stigg's SDKs and the sandbox say
+// it: isGranted false, accessDeniedReason CustomerNotFound. The fault "customer_not_found"
+// answers so even for an existing customer (as if it was created in between).
 
 const fs = require("node:fs");
 const path = require("node:path");
@@ -96,6 +102,7 @@ class Recorder {
     this.job = job;
     this.sequence = 0; // logical clock: start and end of every call, in order
     this.calls = [];
+    this.callsPerOperation = {};
     this.customers = new Set(job.stigg.customers || []);
   }
 
@@ -113,12 +120,14 @@ class Recorder {
     };
     call.operation = this.operationOf(call);
     this.calls.push(call);
+    const nth = (this.callsPerOperation[call.operation] || 0) + 1;
+    this.callsPerOperation[call.operation] = nth;
     try {
-      const fault = (this.job.faults || {})[call.operation];
+      const fault = faultFor((this.job.faults || {})[call.operation], nth);
       if (fault && fault.kind === "timeout") await waitForAbort(init.signal);
       await delay(this.job.latency_ms || 0, init.signal);
       if (fault && fault.kind === "network") throw new TypeError("fetch failed");
-      const [status, body] = fault ? faultAnswer(fault) : this.answer(call);
+      const [status, body] = fault ? this.faultAnswer(fault, call) : this.answer(call);
       call.status = status;
       call.outcome = "answered";
       call.response = body;
@@ -193,9 +202,7 @@ class Recorder {
     }
     if (operation === "stigg.entitlement") {
       const query = variables.query || {};
-      if (!this.customers.has(query.customerId)) {
-        return { data: null, errors: [{ message: "Customer not found", extensions: { code: "CustomerNotFound" } }] };
-      }
+      if (!this.customers.has(query.customerId)) return this.unknownCustomerAnswer(query);
       if (query.featureId !== stigg.feature_id || !stigg.entitlement) {
         return { data: null, errors: [{ message: "Feature not found", extensions: { code: "FeatureNotFound" } }] };
       }
@@ -204,6 +211,33 @@ class Recorder {
     }
     if (operation === "stigg.reportEvent") return { data: { reportEvent: null } };
     return { data: null, errors: [{ message: "Unknown operation" }] };
+  }
+
+  unknownCustomerAnswer(query) {
+    if (this.job.stigg.unknown_customer === "access_denied") {
+      const entitlement = {
+        isGranted: false,
+        accessDeniedReason: "CustomerNotFound",
+        hasUnlimitedUsage: false,
+        hasSoftLimit: false,
+        usageLimit: null,
+        currentUsage: 0,
+        resetPeriod: null,
+        usagePeriodAnchor: null,
+        usagePeriodStart: null,
+        usagePeriodEnd: null,
+        requestedUsage: query.options && query.options.requestedUsage,
+      };
+      return { data: { entitlement } };
+    }
+    return { data: null, errors: [{ message: "Customer not found", extensions: { code: "CustomerNotFound" } }] };
+  }
+
+  faultAnswer(fault, call) {
+    if (fault.kind === "customer_not_found") {
+      return [200, this.unknownCustomerAnswer((call.request.variables || {}).query || {})];
+    }
+    return faultAnswer(fault);
   }
 
   finishedCalls() {
@@ -218,6 +252,11 @@ class Recorder {
   roundTrips() {
     return Math.max(0, ...this.calls.map((call) => call.round_trip || 0));
   }
+}
+
+function faultFor(fault, nth) {
+  if (!fault) return null;
+  return !fault.calls || fault.calls.includes(nth) ? fault : null;
 }
 
 function faultAnswer(fault) {

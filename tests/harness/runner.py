@@ -89,6 +89,7 @@ def job_for(scenario: Scenario, **overrides: Any) -> dict[str, Any]:
             "feature_id": settings.active_users_feature_id,
             "customers": list(scenario.stigg_customers),
             "entitlement": scenario.entitlement,
+            "unknown_customer": scenario.unknown_customer,
         },
         "auth0": {
             "base_url": settings.auth0_base_url,

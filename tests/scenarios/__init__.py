@@ -8,7 +8,9 @@ effects, and the calls grouped by sequential round trip). The Python engine runs
 
 File fields: description; settings (ActionSettings fields over DEFAULT_SETTINGS); now (ISO);
 login {user, organization?, client_id?, protocol?}; m2m_token_cached?; stigg {customers,
-entitlement?, faults? {operation: {kind: timeout|http|graphql|network, ...}}}; expect.
+entitlement?, unknown_customer? (graphql_error | access_denied: how Stigg says it has no such
+customer), faults? {operation: {kind: timeout|http|graphql|network|customer_not_found, calls?
+(the 1-based calls of the operation it applies to; default all), ...}}}; expect.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from stiggctl.core.login import (
     ProvisionOutcome,
     StiggAnswers,
     StiggFailure,
+    is_customer_not_found_error,
     parse_time,
 )
 
@@ -67,6 +70,7 @@ class Scenario:
     m2m_token_cached: bool
     stigg_customers: tuple[str, ...]
     entitlement: dict[str, Any] | None  # Stigg's answer for requestedUsage 1
+    unknown_customer: str  # how Stigg answers the entitlement of a customer it does not have
     faults: dict[str, dict[str, Any]]
     expect: dict[str, Any]
 
@@ -78,25 +82,51 @@ class Scenario:
     def stigg_answers(self) -> StiggAnswers:
         """What Stigg answers in this state, as the login engine takes it."""
         organization = self.event.get("organization")
-        customer_id = organization["id"] if organization else self.event["user"]["user_id"]
-        provision: ProvisionOutcome | StiggFailure = (
-            ProvisionOutcome.DUPLICATE
-            if customer_id in self.stigg_customers
-            else ProvisionOutcome.CREATED
+        user = self.event["user"]
+        customer_id = organization["id"] if organization else user["user_id"]
+        known = customer_id in self.stigg_customers
+        mark = (
+            (organization.get("metadata") or {}).get(self.settings.org_provisioned_key)
+            if organization
+            else (user.get("app_metadata") or {}).get(self.settings.user_provisioned_key)
         )
-        entitlement: EntitlementAnswer | StiggFailure = (
-            EntitlementAnswer.from_graphql(self.entitlement)
-            if self.entitlement is not None
-            else StiggFailure(FailureKind.ERROR, "FeatureNotFound")
-        )
+        marked = mark is True or mark == "true"
+        provision = ProvisionOutcome.DUPLICATE if known else ProvisionOutcome.CREATED
         return StiggAnswers(
-            provision=self._failure(ActionCall.PROVISION_CUSTOMER) or provision,
-            entitlement=self._failure(ActionCall.ENTITLEMENT) or entitlement,
-            report=self._failure(ActionCall.REPORT_EVENT),
+            provision=self._failure(ActionCall.PROVISION_CUSTOMER, 1) or provision,
+            # The first query comes before any provisioning only for a marked customer.
+            entitlement=self._entitlement(1, customer_exists=known or not marked),
+            entitlement_after_provision=self._entitlement(2, customer_exists=True),
+            report=self._failure(ActionCall.REPORT_EVENT, 1),
         )
 
-    def _failure(self, call: ActionCall) -> StiggFailure | None:
+    def _entitlement(self, nth: int, *, customer_exists: bool) -> EntitlementAnswer | StiggFailure:
+        fault = self._fault(ActionCall.ENTITLEMENT, nth)
+        says_not_found = fault is not None and (
+            fault["kind"] == "customer_not_found"
+            or (
+                fault["kind"] == "graphql"
+                and is_customer_not_found_error(fault.get("code"), fault.get("message"))
+            )
+        )
+        if says_not_found or (fault is None and not customer_exists):
+            return EntitlementAnswer.customer_not_found()
+        failure = self._failure(ActionCall.ENTITLEMENT, nth)
+        if failure is not None:
+            return failure
+        if self.entitlement is None:
+            return StiggFailure(FailureKind.ERROR, "FeatureNotFound")
+        return EntitlementAnswer.from_graphql(self.entitlement)
+
+    def _fault(self, call: ActionCall, nth: int) -> dict[str, Any] | None:
+        """The fault injected into the nth call of an operation, if any."""
         fault = self.faults.get(call.value)
+        if fault is None or nth not in fault.get("calls", [nth]):
+            return None
+        return fault
+
+    def _failure(self, call: ActionCall, nth: int) -> StiggFailure | None:
+        fault = self._fault(call, nth)
         if fault is None:
             return None
         kind = FailureKind.TIMEOUT if fault["kind"] == "timeout" else FailureKind.ERROR
@@ -131,6 +161,7 @@ def load_scenario(path: Path) -> Scenario:
         m2m_token_cached=data.get("m2m_token_cached", False),
         stigg_customers=tuple(stigg.get("customers", ())),
         entitlement=stigg.get("entitlement"),
+        unknown_customer=stigg.get("unknown_customer", "graphql_error"),
         faults=stigg.get("faults", {}),
         expect=data["expect"],
     )

@@ -16,7 +16,7 @@ from stiggctl.errors import ErrorCode, StiggctlError
 
 # Bump whenever action_template/post-login.js changes behaviour: deploy-action and doctor
 # compare it with the version in the deployed Action's header.
-TEMPLATE_VERSION = "1.0.1"
+TEMPLATE_VERSION = "1.0.2"
 
 DEFAULT_ACTIVE_USERS_FEATURE_ID = "feature-active-users"
 DEFAULT_STIGG_API_URL = "https://api.stigg.io/graphql"

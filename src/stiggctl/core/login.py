@@ -9,6 +9,10 @@ effects (provisioning, metadata writes, events, calls), without performing any o
 Answers are optional: a first call with none says which it needs (`LoginDecision.needs`),
 so `simulate-login` fetches exactly those and calls again. The report of the login event
 is assumed to succeed unless a failure is given: simulating never sends it.
+
+A customer marked as provisioned that Stigg does not know (the entitlement answer says
+CustomerNotFound) is provisioned again, then its entitlement asked again: the steps of that
+second pass (2, 3, 4, 6, 7, ...) follow those of the first.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import enum
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,7 +33,10 @@ from stiggctl.core.action_settings import DAY_MS, ActionSettings, FailPolicy, or
 REFRESH_TOKEN_PROTOCOL = "oauth2-refresh-token"
 ORG_METADATA_MAX_KEYS = 25  # Auth0 rejects an organization metadata map with more keys
 HOUR_MS = 3_600_000
+CUSTOMER_NOT_FOUND = "CustomerNotFound"  # Stigg's ErrorCode and AccessDeniedReason
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_OTHER_NOT_FOUND_CODE = re.compile(r"NotFound$")
+_CUSTOMER_NOT_FOUND_MESSAGE = re.compile(r"\bcustomer\b.*\bnot found\b", re.IGNORECASE | re.ASCII)
 
 
 class Verdict(enum.StrEnum):
@@ -63,6 +71,8 @@ class StiggQuery(enum.StrEnum):
 
     PROVISION = "provision"
     ENTITLEMENT = "entitlement"
+    # The second entitlement query, after provisioning a marked customer Stigg did not know.
+    ENTITLEMENT_AFTER_PROVISION = "entitlement_after_provision"
 
 
 class ProvisionOutcome(enum.StrEnum):
@@ -122,6 +132,15 @@ class EntitlementAnswer:
             access_denied_reason=entitlement.get("accessDeniedReason"),
         )
 
+    @classmethod
+    def customer_not_found(cls) -> EntitlementAnswer:
+        """Stigg's answer for a customer it does not have (however it said so)."""
+        return cls(is_granted=False, access_denied_reason=CUSTOMER_NOT_FOUND)
+
+    @property
+    def customer_unknown(self) -> bool:
+        return self.access_denied_reason == CUSTOMER_NOT_FOUND
+
     @property
     def grants_one_more(self) -> bool:
         """Access for one more active user, as Stigg's SDKs compute it."""
@@ -150,8 +169,10 @@ class EntitlementAnswer:
 
 @dataclass(frozen=True)
 class StiggAnswers:
+    # Field names are the StiggQuery values: simulate-login fills them by query.
     provision: ProvisionOutcome | StiggFailure | None = None
     entitlement: EntitlementAnswer | StiggFailure | None = None
+    entitlement_after_provision: EntitlementAnswer | StiggFailure | None = None
     report: StiggFailure | None = None  # None: the event report succeeds
 
 
@@ -314,6 +335,16 @@ def idempotency_key(event_name: str, customer_id: str, user_id: str, period_star
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
+def is_customer_not_found_error(code: str | None, message: str | None) -> bool:
+    """Whether a Stigg GraphQL error says the customer does not exist (the Action's twin)."""
+    if code == CUSTOMER_NOT_FOUND:
+        return True
+    # Another entity not found (FeatureNotFound, ...) says nothing about the customer.
+    if code and _OTHER_NOT_FOUND_CODE.search(code):
+        return False
+    return bool(_CUSTOMER_NOT_FOUND_MESSAGE.search(message or ""))
+
+
 def parse_time(value: object) -> int | None:
     """An ISO 8601 time as epoch milliseconds (UTC when no offset is given), else None."""
     if not isinstance(value, str):
@@ -396,7 +427,9 @@ class _Flow:
     def __init__(self, context: LoginContext, settings: ActionSettings) -> None:
         self.context = context
         self.settings = settings
-        self.steps: list[Step] = []
+        # Each step with its pass: a customer provisioned again takes steps 2 to 7 twice.
+        self.steps: list[tuple[int, Step]] = []
+        self.pass_number = 1
         self.calls: list[PlannedCall] = []
         self.provision: dict[str, Any] | None = None
         self.app_metadata: dict[str, Any] = {}
@@ -408,8 +441,10 @@ class _Flow:
         self.needs: tuple[StiggQuery, ...] = ()
 
     def decision(self) -> LoginDecision:
+        # In pass order, and by number within a pass (step 9 is written after step 10).
+        ordered = sorted(self.steps, key=lambda taken: (taken[0], taken[1].number))
         return LoginDecision(
-            steps=tuple(sorted(self.steps, key=lambda step: step.number)),
+            steps=tuple(step for _, step in ordered),
             verdict=self.verdict,
             reason=self.reason,
             effects=LoginEffects(
@@ -442,14 +477,15 @@ class _Flow:
             marked = ctx.user.app_metadata.get(key)
 
         next_round_trip = 1
-        if _is_marked(marked):
+        provisioned_before = _is_marked(marked)
+        if provisioned_before:
             self._step(
                 2,
                 f"Customer {customer_id} is provisioned ({where}: {key} = {marked!r}): "
                 "nothing to provision.",
             )
         else:
-            if not self._provision(answers, customer_id, where, key, record):
+            if not self._provision(answers.provision, customer_id, where, key, record):
                 return
             next_round_trip = 2
 
@@ -465,7 +501,7 @@ class _Flow:
                 f"re-checked at most every {_duration(s.revalidate_after_ms)}): steps 6 to 10 "
                 "need no call.",
             )
-        self._meter(answers, customer_id, record, next_round_trip)
+        self._meter(answers, customer_id, record, next_round_trip, provisioned_before)
 
     def _skip_sentence(self) -> tuple[LoginReason, str] | None:
         ctx, s = self.context, self.settings
@@ -490,15 +526,8 @@ class _Flow:
             )
         return None
 
-    def _provision(
-        self,
-        answers: StiggAnswers,
-        customer_id: str,
-        where: str,
-        key: str,
-        record: _LoginRecord | None,
-    ) -> bool:
-        """Steps 2 to 4 for a customer not marked as provisioned; False when the flow ends."""
+    def _provision_input(self, customer_id: str) -> str:
+        """The ProvisionCustomerInput the Action sends (kept as an effect); its plan id."""
         ctx, s = self.context, self.settings
         org = ctx.organization
         plan_id = s.plan_id_for(organization=org is not None)
@@ -510,7 +539,20 @@ class _Flow:
             provision["email"] = ctx.user.email
         provision["subscriptionParams"] = {"planId": plan_id}
         self.provision = provision
+        return plan_id
 
+    def _provision(
+        self,
+        outcome: ProvisionOutcome | StiggFailure | None,
+        customer_id: str,
+        where: str,
+        key: str,
+        record: _LoginRecord | None,
+    ) -> bool:
+        """Steps 2 to 4 for a customer not marked as provisioned; False when the flow ends."""
+        ctx, s = self.context, self.settings
+        org = ctx.organization
+        plan_id = self._provision_input(customer_id)
         marked_metadata = _marked_organization_metadata(org.metadata, s) if org else None
         wants_token = marked_metadata is not None and not ctx.m2m_token_cached
         self._step(
@@ -523,7 +565,6 @@ class _Flow:
         if wants_token:
             self._call(ActionCall.M2M_TOKEN, 1)
 
-        outcome = answers.provision
         if outcome is None:
             self.needs = (StiggQuery.PROVISION,)
             return False
@@ -557,8 +598,54 @@ class _Flow:
             )
         return True
 
+    def _provision_again(
+        self,
+        outcome: ProvisionOutcome | StiggFailure | None,
+        customer_id: str,
+        record: _LoginRecord,
+        round_trip: int,
+    ) -> bool:
+        """Steps 2 to 4 again, for an organization marked as provisioned that Stigg does not
+        know; False when the flow ends. The mark is already there: no token, no PATCH."""
+        key = self.settings.org_provisioned_key
+        plan_id = self._provision_input(customer_id)
+        self._step(
+            2,
+            f"Step 2 again: the organization's metadata marks customer {customer_id} as "
+            f"provisioned, but Stigg does not know it. Provision it in Stigg on plan {plan_id} "
+            "(this and a second entitlement query cost 2 more sequential round trips, only in "
+            "this case).",
+        )
+        self._call(ActionCall.PROVISION_CUSTOMER, round_trip)
+        if outcome is None:
+            self.needs = (StiggQuery.PROVISION,)
+            return False
+        if isinstance(outcome, StiggFailure):
+            self._fail(
+                3, f"Stigg did not provision customer {customer_id} ({outcome.describe()}).", record
+            )
+            return False
+        if outcome is ProvisionOutcome.CREATED:
+            self._step(3, f"Stigg created customer {customer_id} on plan {plan_id}.")
+        else:
+            self._step(
+                3,
+                f"Stigg already has customer {customer_id} (Duplicate): it exists after all "
+                "(created in between), which counts as provisioned.",
+            )
+        self._step(
+            4,
+            f"The organization is already marked as provisioned ({key}): nothing to write.",
+        )
+        return True
+
     def _meter(
-        self, answers: StiggAnswers, customer_id: str, record: _LoginRecord, round_trip: int
+        self,
+        answers: StiggAnswers,
+        customer_id: str,
+        record: _LoginRecord,
+        round_trip: int,
+        provisioned_before: bool,
     ) -> None:
         """Steps 6 to 11 of a login into an organization."""
         ctx, s = self.context, self.settings
@@ -575,6 +662,37 @@ class _Flow:
         if answer is None:
             self.needs = (StiggQuery.ENTITLEMENT,)
             return
+        unknown = isinstance(answer, EntitlementAnswer) and answer.customer_unknown
+        if unknown and provisioned_before:
+            self._step(
+                7,
+                f"Stigg answers that customer {customer_id} does not exist ({CUSTOMER_NOT_FOUND}),"
+                " although the organization is marked as provisioned: deleted in Stigg, or "
+                "marked under another Stigg environment or by hand. It was never metered: "
+                "provision it now.",
+            )
+            self.pass_number += 1
+            if not self._provision_again(answers.provision, customer_id, record, round_trip + 1):
+                return
+            round_trip += 2
+            self._step(
+                6,
+                f"Step 6 again, now that customer {customer_id} is provisioned: query Stigg for "
+                f"its {s.active_users_feature_id} entitlement with requested usage 1.",
+            )
+            self._call(ActionCall.ENTITLEMENT, round_trip)
+            answer = answers.entitlement_after_provision
+            if answer is None:
+                self.needs = (StiggQuery.ENTITLEMENT_AFTER_PROVISION,)
+                return
+        if isinstance(answer, EntitlementAnswer) and answer.customer_unknown:
+            # Provisioned by this very login and still unknown: asking again would not end.
+            return self._fail(
+                7,
+                f"Stigg answers that customer {customer_id} does not exist "
+                f"({CUSTOMER_NOT_FOUND}), right after this login provisioned it.",
+                record,
+            )
         if isinstance(answer, StiggFailure):
             return self._fail(
                 7, f"Stigg did not answer the entitlement query ({answer.describe()}).", record
@@ -671,7 +789,7 @@ class _Flow:
         )
 
     def _step(self, number: int, text: str) -> None:
-        self.steps.append(Step(number, text))
+        self.steps.append((self.pass_number, Step(number, text)))
 
     def _call(self, operation: ActionCall, round_trip: int) -> None:
         self.calls.append(PlannedCall(operation, round_trip))
