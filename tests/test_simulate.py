@@ -32,6 +32,7 @@ from stiggctl.sandbox.auth0.seed import (
 )
 from stiggctl.sandbox.clock import Clock
 from stiggctl.sandbox.faults import FaultPlan, FaultRule
+from stiggctl.sandbox.http import json_response
 from tests.cli_helpers import CliResult, run_cli
 from tests.sandbox_helpers import running_sandbox, sandbox_env
 
@@ -87,6 +88,15 @@ def acme_as_customer(server, active: tuple[str, ...], counted: str | None = None
                 uid(name),
                 {f"{ACME}:last_login": last, f"{ACME}:stigg_period_end": PERIOD_END_MS},
             )
+    server.sandbox.requests.clear()
+
+
+def acme_marked_but_unknown_to_stigg(server) -> None:
+    """ACME marked as provisioned in Auth0, but Stigg has no such customer (deleted there, or
+    marked under another Stigg environment)."""
+    with management(server) as auth0:
+        metadata = auth0.get_organization(ACME).metadata
+        auth0.update_organization_metadata(ACME, {**metadata, "customer_provisioned": "true"})
     server.sandbox.requests.clear()
 
 
@@ -158,6 +168,7 @@ class Case:
     refresh: bool = False
     active: tuple[str, ...] | None = None  # ACME an existing customer with these users active
     counted: str | None = None  # ...and this one counted an hour ago
+    marked_unknown: bool = False  # ACME marked as provisioned, unknown to Stigg
     expect: dict[str, Any] = field(default_factory=dict)
 
     def args(self) -> list[str]:
@@ -171,6 +182,8 @@ class Case:
     def arrange(self, server) -> None:
         if self.active is not None:
             acme_as_customer(server, self.active, self.counted)
+        if self.marked_unknown:
+            acme_marked_but_unknown_to_stigg(server)
 
 
 CASES = [
@@ -244,6 +257,25 @@ CASES = [
             "reason": "existing_active_user",
             "steps": [1, 2, 6, 7, 8, 9, 10, 11],
             "calls": [["stigg.entitlement", 1], ["stigg.reportEvent", 2]],
+            "message": None,
+        },
+    ),
+    Case(
+        "b2b_marked_customer_unknown_to_stigg",
+        "alice",
+        ACME,
+        marked_unknown=True,
+        expect={
+            "exit": 0,
+            "verdict": "allow",
+            "reason": "granted",
+            "steps": [1, 2, 6, 7, 2, 3, 4, 6, 7, 8, 9, 10, 11],
+            "calls": [
+                ["stigg.entitlement", 1],
+                ["stigg.provisionCustomer", 2],
+                ["stigg.entitlement", 3],
+                ["stigg.reportEvent", 4],
+            ],
             "message": None,
         },
     ),
@@ -428,6 +460,50 @@ def test_human_output_of_a_new_organization(server, capsys):
         "Calls 5 in 3 sequential round trips: auth0.oauthToken ‖ stigg.provisionCustomer → "
         "auth0.updateOrganization ‖ stigg.entitlement → stigg.reportEvent" in text
     )
+
+
+def test_human_output_of_a_marked_organization_unknown_to_stigg(server, capsys):
+    acme_marked_but_unknown_to_stigg(server)
+    result = simulate(capsys, server, "alice", "--org", ACME, json_output=False)
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.split())
+    assert (
+        "Stigg customer does not exist, although marked as provisioned: the login provisions it"
+        in text
+    )
+    assert "(estimated: the customer would be created on plan plan-free by this login)" in text
+    assert f'• Stigg: provision customer {ACME} on plan plan-free (name "Acme Corp").' in text
+    assert (
+        "Calls 4 in 4 sequential round trips: stigg.entitlement → stigg.provisionCustomer → "
+        "stigg.entitlement → stigg.reportEvent" in text
+    )
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    numbered = [match[1] for line in lines if (match := re.match(r"(\d{1,2})\.  \S", line))]
+    assert numbered == ["1", "2", "6", "7", "2", "3", "4", "6", "7", "8", "9", "10", "11"]
+
+
+def test_a_customer_not_found_error_is_read_as_an_unknown_customer(server, capsys):
+    """Stigg's API may say it with a GraphQL error instead of an answer refusing access."""
+    acme_marked_but_unknown_to_stigg(server)
+    stigg = server.sandbox.stigg
+    answer = stigg.handle
+
+    def handle(request):
+        if "entitlement(" in request.json()["query"]:
+            error = {"message": "Customer not found", "extensions": {"code": "CustomerNotFound"}}
+            return json_response({"data": None, "errors": [error]})
+        return answer(request)
+
+    stigg.handle = handle
+    try:
+        data = simulate(capsys, server, "alice", "--org", ACME).json()["data"]
+    finally:
+        del stigg.handle
+    assert (data["verdict"], data["reason"]) == ("allow", "granted")
+    assert data["inputs"]["customer_in_stigg"] is False
+    assert [step["number"] for step in data["decision"]["steps"]] == [
+        1, 2, 6, 7, 2, 3, 4, 6, 7, 8, 9, 10, 11
+    ]  # fmt: skip
 
 
 def test_human_output_of_a_user_outside_the_organization(server, capsys):

@@ -178,6 +178,44 @@ def test_a_stigg_failure_ends_with_the_fail_policy():
     assert (decision.verdict.value, decision.reason.value) == ("allow", "stigg_unavailable")
 
 
+def test_a_marked_organization_stigg_does_not_know_is_provisioned_then_asked_again():
+    estimate = new_customer_entitlement(TEAM_PLAN, NOW)
+    fetch = Answers(
+        entitlement=EntitlementAnswer.customer_not_found(),
+        provision=ProvisionOutcome.CREATED,
+        entitlement_after_provision=estimate,
+    )
+    decision, answers = decide_with_answers(context(MARKED_ORG), SETTINGS, fetch)
+    assert fetch.asked == [
+        StiggQuery.ENTITLEMENT,
+        StiggQuery.PROVISION,
+        StiggQuery.ENTITLEMENT_AFTER_PROVISION,
+    ]
+    assert (decision.verdict.value, decision.reason.value) == ("allow", "granted")
+    assert round_trip_graph(decision.calls) == (
+        "stigg.entitlement → stigg.provisionCustomer → stigg.entitlement → stigg.reportEvent"
+    )
+    inputs = SimulationInputs.read(context(MARKED_ORG), SETTINGS, answers)
+    # What the decision went on: the second answer, estimated from the plan.
+    assert (
+        inputs.customer_in_stigg,
+        inputs.entitlement,
+        inputs.entitlement_estimated_from_plan,
+    ) == (False, estimate, "plan-team")
+
+
+def test_inputs_when_provisioning_again_failed_show_the_customer_unknown():
+    fetch = Answers(
+        entitlement=EntitlementAnswer.customer_not_found(),
+        provision=StiggFailure(FailureKind.ERROR, "HTTP 503"),
+    )
+    _, answers = decide_with_answers(context(MARKED_ORG), SETTINGS, fetch)
+    inputs = SimulationInputs.read(context(MARKED_ORG), SETTINGS, answers)
+    assert (inputs.customer_in_stigg, inputs.entitlement_estimated_from_plan) == (False, None)
+    unknown = "Stigg has no such customer (CustomerNotFound)"
+    assert describe_entitlement(inputs.entitlement) == unknown
+
+
 # -- words ----------------------------------------------------------------------------------
 
 

@@ -180,16 +180,17 @@ def run_simulation(
             decision, answers = decide_with_answers(context, settings, reader)
     if reader.failure is not None:
         raise _stigg_unavailable(reader.failure, decision, settings)
+    inputs = SimulationInputs.read(context, settings, answers)
     return Simulation(
         user_id=user_id,
         organization_id=organization_id,
         client_id=client_id,
         protocol=protocol,
         at_ms=at_ms,
-        inputs=SimulationInputs.read(context, settings, answers),
+        inputs=inputs,
         decision=decision,
         member=True if organization_id is not None else None,
-        notes=tuple(time_notes(at_ms, at_given, answers.entitlement)),
+        notes=tuple(time_notes(at_ms, at_given, inputs.entitlement)),
     )
 
 
@@ -296,8 +297,9 @@ class _StiggReader:
         return ProvisionOutcome.CREATED
 
     def _entitlement(self) -> StiggAnswer:
-        from stiggctl.core.login import EntitlementAnswer
+        from stiggctl.core.login import EntitlementAnswer, is_customer_not_found_error
         from stiggctl.core.simulation import PlanAllowance, new_customer_entitlement
+        from stiggctl.errors import StiggctlError
 
         feature_id = self._settings.active_users_feature_id
         plan = self._new_customer_plan
@@ -315,7 +317,15 @@ class _StiggReader:
                 )
             )
             return new_customer_entitlement(allowance, self._now_ms)
-        entitlement = self._stigg().get_entitlement(self.customer_id, feature_id, requested_usage=1)
+        try:
+            entitlement = self._stigg().get_entitlement(
+                self.customer_id, feature_id, requested_usage=1
+            )
+        except StiggctlError as exc:
+            # Stigg may say "no such customer" with an error: the Action provisions it then.
+            if is_customer_not_found_error(exc.details.get("graphql_code"), exc.message):
+                return EntitlementAnswer.customer_not_found()
+            raise
         return EntitlementAnswer.from_graphql(entitlement.model_dump(by_alias=True, mode="json"))
 
 
@@ -427,6 +437,8 @@ def _render_inputs(console: Console, simulation: Simulation) -> None:
             table.add_row(f"  {label}", escape(f"app_metadata {entry.key} = {shown}"))
     if inputs.customer_in_stigg is not None:
         exists = "exists" if inputs.customer_in_stigg else "does not exist yet"
+        if inputs.customer_in_stigg is False and mark.value in (True, "true"):
+            exists = "does not exist, although marked as provisioned: the login provisions it"
         table.add_row("  Stigg customer", exists)
     if inputs.entitlement is not None:
         line = describe_entitlement(inputs.entitlement)

@@ -141,7 +141,8 @@ class SimulationInputs:
     last_login: MetadataValue | None = None  # B2B only
     period_end: MetadataValue | None = None  # B2B only
     customer_in_stigg: bool | None = None  # None: not asked (the decision did not need it)
-    entitlement: EntitlementAnswer | StiggFailure | None = None  # None: not asked
+    # The answer the decision went on (after provisioning again, the second); None: not asked.
+    entitlement: EntitlementAnswer | StiggFailure | None = None
     entitlement_estimated_from_plan: str | None = None  # the plan, when the customer is new
     m2m_token_cached: bool = False
 
@@ -152,9 +153,12 @@ class SimulationInputs:
         org = context.organization
         app_metadata = context.user.app_metadata
         provision = answers.provision
+        first = answers.entitlement
         in_stigg = None
         if isinstance(provision, ProvisionOutcome):
             in_stigg = provision is ProvisionOutcome.DUPLICATE
+        elif isinstance(first, EntitlementAnswer) and first.customer_unknown:
+            in_stigg = False
         if org is None:
             key = settings.user_provisioned_key
             return cls(
@@ -168,7 +172,12 @@ class SimulationInputs:
         mark_key = settings.org_provisioned_key
         last_key = organization_key(settings.last_login_key, org.id)
         end_key = organization_key(settings.period_end_key, org.id)
-        estimated = in_stigg is False and isinstance(answers.entitlement, EntitlementAnswer)
+        entitlement = answers.entitlement_after_provision or first
+        estimated = (
+            in_stigg is False
+            and isinstance(entitlement, EntitlementAnswer)
+            and not entitlement.customer_unknown
+        )
         return cls(
             customer_id=org.id,
             customer_kind="organization",
@@ -178,7 +187,7 @@ class SimulationInputs:
             last_login=MetadataValue("app_metadata", last_key, app_metadata.get(last_key)),
             period_end=MetadataValue("app_metadata", end_key, app_metadata.get(end_key)),
             customer_in_stigg=in_stigg,
-            entitlement=answers.entitlement,
+            entitlement=entitlement,
             entitlement_estimated_from_plan=settings.b2b_plan_id if estimated else None,
             m2m_token_cached=context.m2m_token_cached,
         )
@@ -222,6 +231,8 @@ def describe_entitlement(answer: EntitlementAnswer | StiggFailure) -> str:
     """One line: usage of limit, whether one more is granted, the period."""
     if isinstance(answer, StiggFailure):
         return f"could not be read ({answer.describe()})"
+    if answer.customer_unknown:
+        return f"Stigg has no such customer ({answer.access_denied_reason})"
     if answer.has_unlimited_usage:
         usage = f"{answer.current_usage or 0:g} active users, unlimited"
     else:
