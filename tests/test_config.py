@@ -161,3 +161,29 @@ def test_non_table_profiles_are_rejected():
     with pytest.raises(StiggctlError) as info:
         profiles.read_all()
     assert "no valid [profiles.NAME] tables" in info.value.message
+
+
+def test_the_actions_client_id_is_a_setting_from_env_or_file(monkeypatch):
+    profiles.write_profile("default", {"action_client_id": "act-file"})
+    loaded = load_settings()
+    assert (loaded.settings.action_client_id, loaded.origins["action_client_id"]) == (
+        "act-file",
+        "file",
+    )
+    assert load_settings("other").settings.action_client_id is None
+    monkeypatch.setenv("STIGGCTL_ACTION_CLIENT_ID", " act-env ")
+    loaded = load_settings()
+    assert (loaded.settings.action_client_id, loaded.origins["action_client_id"]) == (
+        "act-env",
+        "env",
+    )
+
+
+def test_an_action_client_id_with_spaces_names_its_variable(monkeypatch):
+    monkeypatch.setenv("STIGGCTL_ACTION_CLIENT_ID", "two words")
+    with pytest.raises(StiggctlError) as info:
+        load_settings()
+    assert info.value.message == (
+        "Invalid setting STIGGCTL_ACTION_CLIENT_ID: 'two words' is not a client id "
+        "(no spaces, not empty)."
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stiggctl.config.credentials import CredentialStore, Secret
+from stiggctl.config.profiles import config_path
 from stiggctl.errors import ErrorCode, ExitCode, StiggctlError
 from tests.cli_helpers import run_cli
 
@@ -78,6 +79,7 @@ def test_config_show_with_env_secrets_touches_no_keyring(
 ):
     monkeypatch.setenv("STIGGCTL_AUTH0_CLIENT_SECRET", SECRET)
     monkeypatch.setenv("STIGGCTL_STIGG_API_KEY", "server-" + SECRET)
+    monkeypatch.setenv("STIGGCTL_ACTION_CLIENT_SECRET", "action-" + SECRET)
     if ci:
         monkeypatch.setenv("CI", ci)
     result = run_cli(capsys, "config", "show", "--json")
@@ -90,6 +92,11 @@ def test_config_show_with_env_secrets_touches_no_keyring(
         "env": "STIGGCTL_AUTH0_CLIENT_SECRET",
     }
     assert rows["stigg_api_key"]["source"] == "env"
+    assert rows["action_client_secret"] == {
+        "value": "********",
+        "source": "env",
+        "env": "STIGGCTL_ACTION_CLIENT_SECRET",
+    }
 
 
 def test_config_show_in_ci_without_env_does_not_read_keyring(
@@ -118,3 +125,63 @@ def test_config_show_survives_an_unavailable_keyring(capsys, broken_keyring):
     assert result.json()["data"]["settings"]["auth0_client_secret"]["source"] == (
         "keyring unavailable"
     )
+
+
+def test_the_actions_client_secret_resolves_like_the_others(monkeypatch, memory_keyring):
+    store = CredentialStore("default", keyring_allowed=True)
+    assert store.resolve("action_client_secret").origin == "missing"
+    store.store("action_client_secret", SECRET)
+    assert memory_keyring.store == {("stiggctl", "default:action_client_secret"): SECRET}
+    resolved = store.resolve("action_client_secret")
+    assert (resolved.origin, resolved.secret.reveal()) == ("keyring", SECRET)
+    assert store.in_environment("action_client_secret") is False
+    monkeypatch.setenv("STIGGCTL_ACTION_CLIENT_SECRET", "from-env")
+    assert store.in_environment("action_client_secret") is True
+    assert store.resolve("action_client_secret").secret.reveal() == "from-env"
+
+
+def test_the_actions_client_secret_is_not_read_from_the_keyring_in_ci(
+    monkeypatch, forbidden_keyring
+):
+    store = CredentialStore("default", keyring_allowed=False)
+    with pytest.raises(StiggctlError) as info:
+        store.require("action_client_secret")
+    assert info.value.message == (
+        "No client secret of the Action's M2M application for profile 'default'."
+    )
+    assert info.value.details == {"env": "STIGGCTL_ACTION_CLIENT_SECRET"}
+
+
+def test_config_show_lists_the_actions_client_and_masks_its_secret(
+    capsys, monkeypatch, forbidden_keyring
+):
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("STIGGCTL_ACTION_CLIENT_ID", "act-1")
+    monkeypatch.setenv("STIGGCTL_ACTION_CLIENT_SECRET", SECRET)
+    result = run_cli(capsys, "config", "show", "--json")
+    assert result.exit_code == 0
+    rows = result.json()["data"]["settings"]
+    assert rows["action_client_id"] == {
+        "value": "act-1",
+        "source": "env",
+        "env": "STIGGCTL_ACTION_CLIENT_ID",
+    }
+    assert rows["action_client_secret"] == {
+        "value": "********",
+        "source": "env",
+        "env": "STIGGCTL_ACTION_CLIENT_SECRET",
+    }
+    human = run_cli(capsys, "config", "show")
+    assert SECRET not in result.stdout + human.stdout + human.stderr
+    lines = [" ".join(line.split()) for line in human.stdout.splitlines()]
+    assert "│ action_client_id │ act-1 │ env │" in lines
+    assert "│ action_client_secret │ ******** │ env │" in lines
+
+
+def test_config_set_refuses_the_actions_client_secret(capsys):
+    result = run_cli(capsys, "config", "set", "action_client_secret", SECRET, "--json")
+    assert result.exit_code == 1
+    assert result.json()["error"]["message"] == (
+        "action_client_secret is a secret and is never written to the config file."
+    )
+    assert not config_path().exists()

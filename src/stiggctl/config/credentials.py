@@ -1,4 +1,5 @@
-"""The two secrets: the Auth0 client secret and the Stigg API key.
+"""The secrets: the Auth0 client secret, the Stigg API key, and the client secret of the
+Action's own M2M application (optional: see `action_client_id` in settings.py).
 
 Resolution: the environment first; then the OS keyring (service `stiggctl`, one entry per
 profile and secret). The keyring is never touched when the secret comes from the
@@ -19,8 +20,13 @@ KEYRING_SERVICE = "stiggctl"
 SECRETS: dict[str, str] = {
     "auth0_client_secret": "STIGGCTL_AUTH0_CLIENT_SECRET",
     "stigg_api_key": "STIGGCTL_STIGG_API_KEY",
+    "action_client_secret": "STIGGCTL_ACTION_CLIENT_SECRET",
 }
-_LABELS = {"auth0_client_secret": "Auth0 client secret", "stigg_api_key": "Stigg API key"}
+LABELS = {
+    "auth0_client_secret": "Auth0 client secret",
+    "stigg_api_key": "Stigg API key",
+    "action_client_secret": "client secret of the Action's M2M application",
+}
 
 SecretOrigin = Literal["env", "keyring", "missing", "not read"]
 
@@ -63,7 +69,7 @@ def _keyring_failure(name: str, exc: Exception) -> StiggctlError:
     return StiggctlError(
         ErrorCode.KEYRING_UNAVAILABLE,
         f"The OS keyring is not available ({type(exc).__name__}); "
-        f"cannot read or store the {_LABELS[name]}.",
+        f"cannot read or store the {LABELS[name]}.",
         f"Set {SECRETS[name]} in the environment instead, or install and unlock a keyring "
         "backend (see `keyring --list-backends`).",
     )
@@ -75,6 +81,10 @@ class CredentialStore:
     def __init__(self, profile: str, *, keyring_allowed: bool) -> None:
         self.profile = profile
         self.keyring_allowed = keyring_allowed
+
+    def in_environment(self, name: str) -> bool:
+        """Whether the secret's variable is set (the keyring is not looked at)."""
+        return bool(os.environ.get(SECRETS[name]))
 
     def resolve(self, name: str) -> ResolvedSecret:
         env_var = SECRETS[name]
@@ -109,7 +119,7 @@ class CredentialStore:
             hint = f"Run `stiggctl setup --profile {self.profile}`, or set {env_var}."
         raise StiggctlError(
             ErrorCode.MISSING_CREDENTIAL,
-            f"No {_LABELS[name]} for profile {self.profile!r}.",
+            f"No {LABELS[name]} for profile {self.profile!r}.",
             hint,
             details={"env": env_var},
         )
@@ -118,7 +128,7 @@ class CredentialStore:
         if not self.keyring_allowed:
             raise StiggctlError(
                 ErrorCode.KEYRING_UNAVAILABLE,
-                f"Not storing the {_LABELS[name]}: the keyring is not used in CI or with "
+                f"Not storing the {LABELS[name]}: the keyring is not used in CI or with "
                 "--no-input.",
                 f"Provide it through {SECRETS[name]} instead.",
             )

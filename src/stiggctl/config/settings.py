@@ -1,7 +1,7 @@
 """Effective settings of a profile: flags > environment > profile file > defaults.
 
 The environment variable names are pinned (scripts depend on them): each setting `x` is
-`STIGGCTL_X`. The two secrets are not settings: see credentials.py.
+`STIGGCTL_X`. The secrets are not settings: see credentials.py.
 """
 
 from __future__ import annotations
@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     auth0_tenant: str | None = None
     auth0_region: str | None = None
     auth0_client_id: str | None = None
+    # The Action's own M2M application (only update:organizations); unset, the Action holds
+    # stiggctl's client, which carries every scope stiggctl needs.
+    action_client_id: str | None = None
     stigg_api_url: str = DEFAULT_STIGG_API_URL
     application_id: str | None = None
     mode: str | None = None
@@ -80,6 +83,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{value!r} is not a domain: expected a host name such as acme.eu.auth0.com"
             )
+        return value
+
+    @field_validator("action_client_id")
+    @classmethod
+    def _action_client_id(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not value or any(char.isspace() for char in value):
+            raise ValueError(f"{value!r} is not a client id (no spaces, not empty)")
         return value
 
     @field_validator("auth0_tenant")
