@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stiggctl.core.action_settings import ActionSettings
+from stiggctl.core.action_settings import TEMPLATE_VERSION, ActionSettings
 from stiggctl.core.bindings import BoundAction
 from stiggctl.core.deploy_plan import (
     DEFAULT_COST,
@@ -171,7 +171,8 @@ def test_new_action_is_created_deployed_and_appended():
     assert steps(result) == ["create", "deploy", "bind"]
     assert result.step_dicts()[0] == {
         "step": "create",
-        "detail": "create 'Stigg Integration (stiggctl)' (node22, template 1.0.1) with secrets "
+        "detail": f"create 'Stigg Integration (stiggctl)' (node22, template {TEMPLATE_VERSION}) "
+        "with secrets "
         "AUTH0_M2M_CLIENT_ID, AUTH0_M2M_CLIENT_SECRET, STIGG_API_KEY",
     }
     assert result.step_dicts()[2]["detail"] == "bind to post-login at position 3 of 3"
@@ -280,7 +281,7 @@ def test_hand_edited_or_foreign_code_is_replaced():
     }
     foreign = "exports.onExecutePostLogin = async () => {};\n"
     assert plan(deployed_state(foreign)).step_dicts()[0]["detail"] == (
-        "replace code not rendered by stiggctl with template 1.0.1"
+        f"replace code not rendered by stiggctl with template {TEMPLATE_VERSION}"
     )
 
 
@@ -357,8 +358,8 @@ def test_drift_states():
     assert in_sync.to_dict() == {
         "state": "in_sync",
         "message": "the deployed code is what the profile renders",
-        "deployed_template": "1.0.1",
-        "rendered_template": "1.0.1",
+        "deployed_template": TEMPLATE_VERSION,
+        "rendered_template": TEMPLATE_VERSION,
         "secrets": dict.fromkeys(sorted(SECRETS), "unchanged"),
     }
     settings = drift(rendered("plan-pro"), current_code(), SECRETS, SECRETS)
