@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import pytest
 
+from stiggctl.core.action_settings import TEMPLATE_VERSION
 from stiggctl.core.render import RenderedAction
 from stiggctl.sandbox.auth0.seed import BUSINESS_APP_ID, demo_user_id
 from stiggctl.sandbox.clock import Clock
 from stiggctl.sandbox.faults import FaultPlan, FaultRule
+from stiggctl.sandbox.server import M2M_CLIENT_ID
 from tests.cli_helpers import run_cli
 from tests.test_deploy_support import (
     ACTION_NAME,
     B2B_SECRETS,
     ROLES,
+    SHARED_CLIENT_WARNING,
     clear_requests,
     cli_sandbox,
     deploy,
@@ -68,14 +71,16 @@ def test_first_deploy_creates_deploys_and_binds_at_the_end(capsys, sandbox):
         "steps": [
             {
                 "step": "create",
-                "detail": f"create '{ACTION_NAME}' (node22, template 1.0.1) with secrets "
-                "AUTH0_M2M_CLIENT_ID, AUTH0_M2M_CLIENT_SECRET, STIGG_API_KEY",
+                "detail": f"create '{ACTION_NAME}' (node22, template {TEMPLATE_VERSION}) "
+                "with secrets AUTH0_M2M_CLIENT_ID, AUTH0_M2M_CLIENT_SECRET, STIGG_API_KEY",
             },
             {"step": "deploy", "detail": "deploy it as version 1"},
             {"step": "bind", "detail": "bind to post-login at position 2 of 2"},
         ],
         "secrets": dict.fromkeys(B2B_SECRETS, "added"),
         "dry_run": False,
+        "action_client": {"client_id": M2M_CLIENT_ID, "own": False},
+        "warnings": [SHARED_CLIENT_WARNING],
     }
     assert tenant_view(sandbox) == {
         "bindings": [ROLES, ACTION_NAME],
@@ -126,6 +131,8 @@ def test_second_run_writes_nothing_and_says_no_changes(capsys, sandbox):
             "steps": [],
             "secrets": dict.fromkeys(B2B_SECRETS, "unchanged"),
             "dry_run": False,
+            "action_client": {"client_id": M2M_CLIENT_ID, "own": False},
+            "warnings": [SHARED_CLIENT_WARNING],
         }
     }
     assert requests_seen(sandbox) == [TOKEN, FIND, BINDINGS]
@@ -229,7 +236,7 @@ def test_a_failed_build_exits_1_and_leaves_the_live_version(capsys, sandbox, mon
     def broken(app_ctx) -> RenderedAction:
         rendered = good(app_ctx)
         code = rendered.code.replace("exports.onExecutePostLogin", "exports.onSomethingElse")
-        return RenderedAction(code, rendered.fingerprint, "1.0.1", rendered.secret_names)
+        return RenderedAction(code, rendered.fingerprint, TEMPLATE_VERSION, rendered.secret_names)
 
     monkeypatch.setattr(apply, "profile_rendering", broken)
     result = deploy(capsys)

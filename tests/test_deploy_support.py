@@ -19,7 +19,7 @@ from stiggctl.clients.auth0 import Auth0Client
 from stiggctl.core import deploy_plan
 from stiggctl.core.deploy_plan import KdfCost, split_trailer
 from stiggctl.sandbox.auth0.seed import BUSINESS_APP_ID, ROLES_ACTION_NAME
-from stiggctl.sandbox.server import SandboxServer
+from stiggctl.sandbox.server import M2M_CLIENT_ID, SandboxServer
 from tests.cli_helpers import CliResult, run_cli
 from tests.sandbox_helpers import running_sandbox, sandbox_env
 
@@ -28,6 +28,15 @@ B2B_SECRETS = ["AUTH0_M2M_CLIENT_ID", "AUTH0_M2M_CLIENT_SECRET", "STIGG_API_KEY"
 ROLES = ROLES_ACTION_NAME
 WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
 ACTION_PATH = re.compile(r"/api/v2/actions/actions/[^/]+")
+# The sandbox's profile lets the Action hold stiggctl's client (the seed has one M2M client).
+SHARED_CLIENT_WARNING = (
+    f"The Action holds stiggctl's own M2M credentials (client {M2M_CLIENT_ID}), which carry "
+    "every scope stiggctl needs; it needs only update:organizations. Give the Action its own "
+    "M2M application: in the Auth0 dashboard create a Machine to Machine application "
+    "authorized for the Auth0 Management API with only update:organizations, then run "
+    "`stiggctl setup --action-client-id CLIENT_ID` (or set STIGGCTL_ACTION_CLIENT_ID and "
+    "STIGGCTL_ACTION_CLIENT_SECRET) and `stiggctl deploy-action`."
+)
 
 
 def profile_env(server: SandboxServer, plan: str = "plan-free") -> dict[str, str]:
@@ -57,6 +66,36 @@ def cli_sandbox(monkeypatch: pytest.MonkeyPatch, **options: Any) -> Iterator[San
     with running_sandbox(**options) as server:
         point_at(monkeypatch, server)
         yield server
+
+
+# A second M2M application, the Action's own: the demo seed has only stiggctl's.
+ACTION_CLIENT_ID = "sbxActionClient00000000000000001"
+ACTION_CLIENT_SECRET = "action-client-secret-Qx81vZ"
+ACTION_CLIENT_NAME = "Stigg Action (update organizations)"
+ORGANIZATION_SCOPE = "update:organizations"
+
+
+def add_action_client(
+    server: SandboxServer, scopes: tuple[str, ...] = (ORGANIZATION_SCOPE,)
+) -> None:
+    server.sandbox.auth0.add_client(
+        ACTION_CLIENT_ID,
+        ACTION_CLIENT_NAME,
+        "non_interactive",
+        client_secret=ACTION_CLIENT_SECRET,
+        grant_scopes=list(scopes),
+    )
+
+
+def use_action_client(
+    monkeypatch: pytest.MonkeyPatch,
+    server: SandboxServer,
+    scopes: tuple[str, ...] = (ORGANIZATION_SCOPE,),
+) -> None:
+    """The Action's own client in the tenant, and the CLI's environment naming it."""
+    add_action_client(server, scopes)
+    monkeypatch.setenv("STIGGCTL_ACTION_CLIENT_ID", ACTION_CLIENT_ID)
+    monkeypatch.setenv("STIGGCTL_ACTION_CLIENT_SECRET", ACTION_CLIENT_SECRET)
 
 
 def record_retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:

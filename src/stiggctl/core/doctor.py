@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stiggctl.core.action_settings import Mode
+from stiggctl.errors import ErrorCode, StiggctlError
 
 
 class CheckStatus(enum.StrEnum):
@@ -95,25 +96,41 @@ SCOPE_NEEDS: tuple[ScopeNeed, ...] = (
     ScopeNeed(("read:organizations",), "simulate-login and the MAU report"),
     ScopeNeed(("read:organization_members",), "the MAU report, reconciled with Auth0"),
 )
-# The Action logs in with the same M2M client and writes organization metadata.
+# The Action writes organization metadata with the M2M credentials it holds: its own client's
+# when it has one (`action_client_id`), else stiggctl's, which then needs this scope too.
+ACTION_CLIENT_SCOPE = "update:organizations"
 ORGANIZATION_SCOPE = ScopeNeed(
-    ("update:organizations",), "the Action marking organizations as provisioned"
+    (ACTION_CLIENT_SCOPE,), "the Action marking organizations as provisioned"
+)
+OWN_ACTION_CLIENT_FIX = (
+    "Give the Action its own M2M application: in the Auth0 dashboard create a Machine to "
+    f"Machine application authorized for the Auth0 Management API with only {ACTION_CLIENT_SCOPE}, "
+    "then run `stiggctl setup --action-client-id CLIENT_ID` (or set STIGGCTL_ACTION_CLIENT_ID "
+    "and STIGGCTL_ACTION_CLIENT_SECRET) and `stiggctl deploy-action`."
 )
 
 
-def scope_needs(mode: Mode | None) -> tuple[ScopeNeed, ...]:
-    if mode is None or mode.handles_organizations:
-        return (*SCOPE_NEEDS, ORGANIZATION_SCOPE)
-    return SCOPE_NEEDS
+def scope_needs(mode: Mode | None, *, action_has_own_client: bool = False) -> tuple[ScopeNeed, ...]:
+    """What stiggctl's own client needs for `mode` (None: not known yet, assume organizations)."""
+    if action_has_own_client or (mode is not None and not mode.handles_organizations):
+        return SCOPE_NEEDS
+    return (*SCOPE_NEEDS, ORGANIZATION_SCOPE)
 
 
 def missing_scopes(granted: Collection[str], needs: Iterable[ScopeNeed]) -> list[ScopeNeed]:
     return [need for need in needs if not any(scope in granted for scope in need.any_of)]
 
 
-def scopes_check(granted: Collection[str], mode: Mode | None, client_id: str) -> Check:
+def scopes_check(
+    granted: Collection[str],
+    mode: Mode | None,
+    client_id: str,
+    *,
+    action_has_own_client: bool = False,
+) -> Check:
     title = "Auth0 token scopes"
-    missing = missing_scopes(granted, scope_needs(mode))
+    needs = scope_needs(mode, action_has_own_client=action_has_own_client)
+    missing = missing_scopes(granted, needs)
     if not missing:
         return ok("auth0_scopes", title, "the M2M token carries every scope stiggctl needs")
     names = [" or ".join(need.any_of) for need in missing]
@@ -122,8 +139,112 @@ def scopes_check(granted: Collection[str], mode: Mode | None, client_id: str) ->
         "auth0_scopes",
         title,
         f"missing scopes: {', '.join(names)} ({uses})",
+        grant_fix(client_id, names),
+    )
+
+
+def grant_fix(client_id: str, scopes: Sequence[str]) -> str:
+    """Where in the Auth0 dashboard a client is granted `scopes`."""
+    return (
         "In the Auth0 dashboard open Applications > APIs > Auth0 Management API > Machine To "
-        f"Machine Applications, expand client {client_id} and tick {', '.join(names)}.",
+        f"Machine Applications, expand client {client_id} and tick {', '.join(scopes)}."
+    )
+
+
+# ---- the Action's M2M client ---------------------------------------------------------------
+
+ACTION_CLIENT_CHECK = ("action_client", "Action's M2M client")
+
+
+def action_uses_management_api(mode: Mode | None) -> bool:
+    return mode is None or mode.handles_organizations
+
+
+def action_client_has_own(action_client_id: str | None, stiggctl_client_id: str | None) -> bool:
+    """Whether the Action holds credentials of its own (the same id as stiggctl's is not)."""
+    return bool(action_client_id) and action_client_id != stiggctl_client_id
+
+
+def shared_client_warning(stiggctl_client_id: str) -> str:
+    """What deploy-action and setup say when the Action holds stiggctl's credentials."""
+    return (
+        f"The Action holds stiggctl's own M2M credentials (client {stiggctl_client_id}), which "
+        f"carry every scope stiggctl needs; it needs only {ACTION_CLIENT_SCOPE}. "
+        + OWN_ACTION_CLIENT_FIX
+    )
+
+
+def extra_action_scopes(granted: Collection[str]) -> list[str]:
+    """The scopes of the Action's client beyond the one it needs, sorted."""
+    return sorted(set(granted) - {ACTION_CLIENT_SCOPE})
+
+
+def action_client_token_fix(error: StiggctlError) -> str | None:
+    """The fix for a token refused to the Action's client (the Auth0 client's own hints name
+    stiggctl's settings and scopes)."""
+    if error.code is ErrorCode.AUTHENTICATION_FAILED:
+        return (
+            "Check the client id and secret of the Action's M2M application "
+            "(STIGGCTL_ACTION_CLIENT_ID / STIGGCTL_ACTION_CLIENT_SECRET, or `stiggctl setup`)."
+        )
+    if error.code is ErrorCode.PERMISSION_DENIED:
+        return (
+            "Authorize the Action's M2M application for the Auth0 Management API: in the Auth0 "
+            "dashboard open Applications > APIs > Auth0 Management API > Machine To Machine "
+            f"Applications, switch it on and tick only {ACTION_CLIENT_SCOPE}."
+        )
+    return error.hint
+
+
+def action_client_check(
+    mode: Mode | None,
+    action_client_id: str | None,
+    stiggctl_client_id: str,
+    granted: Collection[str] | None = None,
+) -> Check:
+    """The M2M client the Action holds, from the scopes of a token minted for it (`granted`,
+    only needed when the Action has its own client)."""
+    check_id, title = ACTION_CLIENT_CHECK
+    if not action_uses_management_api(mode):
+        assert mode is not None
+        unused = f" ({action_client_id} is configured but unused)" if action_client_id else ""
+        return ok(
+            check_id,
+            title,
+            f"not needed: in mode {mode.value} the Action does not call the Management API"
+            + unused,
+        )
+    if not action_client_has_own(action_client_id, stiggctl_client_id):
+        same = " (action_client_id is stiggctl's own client id)" if action_client_id else ""
+        return warn(
+            check_id,
+            title,
+            f"the Action holds stiggctl's own M2M credentials (client {stiggctl_client_id}), "
+            f"which carry every scope stiggctl needs{same}",
+            OWN_ACTION_CLIENT_FIX,
+        )
+    assert action_client_id is not None and granted is not None
+    if ACTION_CLIENT_SCOPE not in granted:
+        return fail(
+            check_id,
+            title,
+            f"client {action_client_id} lacks {ACTION_CLIENT_SCOPE}: the Action cannot mark "
+            "organizations as provisioned",
+            grant_fix(action_client_id, [ACTION_CLIENT_SCOPE]),
+        )
+    extra = extra_action_scopes(granted)
+    if extra:
+        return warn(
+            check_id,
+            title,
+            f"client {action_client_id} carries more than the Action needs: {', '.join(extra)}",
+            f"Untick {', '.join(extra)} for client {action_client_id} under Applications > APIs > "
+            "Auth0 Management API > Machine To Machine Applications in the Auth0 dashboard.",
+        )
+    return ok(
+        check_id,
+        title,
+        f"client {action_client_id} got a token carrying only {ACTION_CLIENT_SCOPE}",
     )
 
 

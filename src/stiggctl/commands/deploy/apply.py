@@ -26,11 +26,12 @@ from stiggctl.clients.auth0 import Auth0Client
 from stiggctl.clients.auth0_models import Action, ActionVersion
 from stiggctl.commands.deploy.bind import bind
 from stiggctl.commands.deploy.tenant import (
+    ActionClient,
     SecretValues,
     action_name,
+    action_secrets,
     action_state,
     profile_rendering,
-    profile_secrets,
     read_bindings,
     version_state,
 )
@@ -64,6 +65,12 @@ class DeployOutcome:
     position: int | None  # 1-based place in post-login (planned, for a dry run)
     bindings: tuple[BoundAction, ...] = field(default=())
     dry_run: bool = False
+    action_client: ActionClient | None = None  # None: the Action calls no Management API
+
+    @property
+    def warnings(self) -> list[str]:
+        warning = self.action_client.warning if self.action_client is not None else None
+        return [warning] if warning else []
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -76,6 +83,8 @@ class DeployOutcome:
             "steps": self.plan.step_dicts(),
             "secrets": {name: status.value for name, status in self.plan.secrets.items()},
             "dry_run": self.dry_run,
+            "action_client": self.action_client.to_dict() if self.action_client else None,
+            "warnings": self.warnings,
         }
         if self.dry_run:
             data["diff"] = self.plan.diff
@@ -87,7 +96,9 @@ def run_deploy(app_ctx: AppContext, options: DeployOptions) -> DeployOutcome:
     # Everything local first: a profile that cannot render fails before any request.
     rendered = profile_rendering(app_ctx)
     with app_ctx.auth0() as auth0:
-        secrets = profile_secrets(app_ctx, rendered.secret_names)
+        secrets, client = action_secrets(app_ctx, rendered.secret_names)
+        if client is not None and client.warning:
+            app_ctx.out.warn(client.warning)
         deployer = Deployer(
             auth0,
             app_ctx.out,
@@ -96,6 +107,7 @@ def run_deploy(app_ctx: AppContext, options: DeployOptions) -> DeployOutcome:
             secrets,
             name,
             options.position,
+            client,
         )
         action = auth0.find_action(name)
         bindings = read_bindings(auth0)
@@ -120,6 +132,7 @@ class Deployer:
         secrets: SecretValues,
         name: str,
         position: Position,
+        action_client: ActionClient | None = None,
     ) -> None:
         self.auth0 = auth0
         self.out = out
@@ -128,6 +141,7 @@ class Deployer:
         self.secrets = secrets
         self.name = name
         self.position = position
+        self.action_client = action_client
 
     def plan(self, action: Action | None, bindings: Sequence[BoundAction]) -> DeployPlan:
         return plan_deploy(
@@ -157,6 +171,7 @@ class Deployer:
             position=plan.position,
             bindings=tuple(bindings),
             dry_run=dry_run,
+            action_client=self.action_client,
         )
 
     def apply(
@@ -205,6 +220,7 @@ class Deployer:
             bound=position is not None,
             position=position,
             bindings=tuple(bindings),
+            action_client=self.action_client,
         )
 
     def _deploy(self, plan: DeployPlan, action: Action) -> Action:

@@ -4,6 +4,8 @@ secret values, the action and the post-login bindings as Auth0 reports them."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from stiggctl.app import AppContext
 from stiggctl.clients.auth0 import Auth0Client
@@ -15,6 +17,7 @@ from stiggctl.core.action_settings import (
 )
 from stiggctl.core.bindings import BoundAction
 from stiggctl.core.deploy_plan import ActionState, VersionState
+from stiggctl.core.doctor import action_client_has_own, shared_client_warning
 from stiggctl.core.render import RenderedAction
 from stiggctl.errors import ErrorCode, StiggctlError
 
@@ -47,30 +50,83 @@ def profile_rendering(app_ctx: AppContext) -> RenderedAction:
     return render_action(action_settings(app_ctx.settings))
 
 
+@dataclass(frozen=True)
+class ActionClient:
+    """The M2M application whose credentials the Action holds (to update organizations)."""
+
+    client_id: str
+    own: bool  # its own application; False: stiggctl's, with every scope stiggctl needs
+
+    @property
+    def warning(self) -> str | None:
+        return None if self.own else shared_client_warning(self.client_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"client_id": self.client_id, "own": self.own}
+
+
 def profile_secrets(app_ctx: AppContext, names: Iterable[str]) -> SecretValues:
     """The values the Action reads from event.secrets, from the profile's credentials."""
+    return action_secrets(app_ctx, names)[0]
+
+
+def action_secrets(
+    app_ctx: AppContext, names: Iterable[str]
+) -> tuple[SecretValues, ActionClient | None]:
+    """The Action's secret values, and the M2M client they hold (None when it reads none)."""
     values = SecretValues()
+    client: ActionClient | None = None
     for name in names:
         if name == STIGG_API_KEY_SECRET:
             values[name] = app_ctx.credentials.require("stigg_api_key").reveal()
-        elif name == M2M_CLIENT_SECRET_SECRET:
-            values[name] = app_ctx.credentials.require("auth0_client_secret").reveal()
-        elif name == M2M_CLIENT_ID_SECRET:
-            client_id = app_ctx.settings.auth0_client_id
-            if not client_id:
-                raise StiggctlError(
-                    ErrorCode.MISSING_CREDENTIAL,
-                    f"No Auth0 client id configured for profile {app_ctx.profile!r}.",
-                    "Set STIGGCTL_AUTH0_CLIENT_ID, or run `stiggctl setup`.",
-                )
-            values[name] = client_id
+        elif name in (M2M_CLIENT_ID_SECRET, M2M_CLIENT_SECRET_SECRET):
+            if client is None:
+                client, secret = _m2m_credentials(app_ctx)
+                values[M2M_CLIENT_ID_SECRET] = client.client_id
+                values[M2M_CLIENT_SECRET_SECRET] = secret
         else:
             raise StiggctlError(
                 ErrorCode.INTERNAL_ERROR,
                 f"The Action reads a secret stiggctl cannot provide: {name}.",
                 "Reinstall stiggctl; its template and its code disagree.",
             )
-    return values
+    return values, client
+
+
+def _m2m_credentials(app_ctx: AppContext) -> tuple[ActionClient, str]:
+    """The Action's own M2M client when the profile names one, else stiggctl's.
+
+    Half a configuration is an error, not a reason to fall back: falling back would hand the
+    Action stiggctl's full-scope credentials, in place of its own, over a typo in CI.
+    """
+    settings = app_ctx.settings
+    credentials = app_ctx.credentials
+    stiggctl_id = settings.auth0_client_id
+    if not stiggctl_id:
+        raise StiggctlError(
+            ErrorCode.MISSING_CREDENTIAL,
+            f"No Auth0 client id configured for profile {app_ctx.profile!r}.",
+            "Set STIGGCTL_AUTH0_CLIENT_ID, or run `stiggctl setup`.",
+        )
+    action_id = settings.action_client_id
+    if action_id and action_client_has_own(action_id, stiggctl_id):
+        secret = credentials.require("action_client_secret").reveal()
+        return ActionClient(action_id, own=True), secret
+    if not action_id and credentials.in_environment("action_client_secret"):
+        raise action_secret_without_client()
+    secret = credentials.require("auth0_client_secret").reveal()
+    return ActionClient(stiggctl_id, own=False), secret
+
+
+def action_secret_without_client() -> StiggctlError:
+    return StiggctlError(
+        ErrorCode.MISSING_CREDENTIAL,
+        "STIGGCTL_ACTION_CLIENT_SECRET is set, but the profile names no action_client_id: "
+        "the M2M application it belongs to is unknown.",
+        "Set STIGGCTL_ACTION_CLIENT_ID to the client id of the Action's M2M application "
+        "(or unset STIGGCTL_ACTION_CLIENT_SECRET to let the Action hold stiggctl's client).",
+        details={"env": "STIGGCTL_ACTION_CLIENT_ID"},
+    )
 
 
 def version_state(version: ActionVersion) -> VersionState:
