@@ -30,10 +30,10 @@ def doctor(
         None, "--name", metavar="NAME", help="Name of the action (default: the profile's)."
     ),
 ) -> None:
-    """Check the whole integration: credentials, token scopes, the application and the
-    mode, the action (exists, built, deployed = what the profile renders, bound), the
-    Active Users feature and the initial plans in Stigg. Exit 0 when healthy (warnings
-    allowed), 3 when a check fails.
+    """Check the whole integration: credentials, token scopes, the Action's own M2M client
+    (recommended in b2b and both), the application and the mode, the action (exists, built,
+    deployed = what the profile renders, bound), the Active Users feature and the initial
+    plans in Stigg. Exit 0 when healthy (warnings allowed), 3 when a check fails.
 
     Examples:
 
@@ -108,10 +108,21 @@ def _auth0_checks(
 ) -> None:
     from contextlib import ExitStack
 
-    from stiggctl.core.doctor import fail, ok, scopes_check, skip
+    from stiggctl.core.doctor import (
+        ACTION_CLIENT_CHECK,
+        action_client_has_own,
+        fail,
+        ok,
+        scopes_check,
+        skip,
+    )
     from stiggctl.errors import StiggctlError
 
-    later = [("auth0_scopes", "Auth0 token scopes"), ("application", "Auth0 application")]
+    later = [
+        ("auth0_scopes", "Auth0 token scopes"),
+        ACTION_CLIENT_CHECK,
+        ("application", "Auth0 application"),
+    ]
     with ExitStack() as closing:
         try:
             auth0 = closing.enter_context(app_ctx.auth0())
@@ -128,9 +139,46 @@ def _auth0_checks(
                 f"client {auth0.client_id} got a Management API token from {auth0.base_url}",
             )
         )
-        checks.append(scopes_check(granted, mode, auth0.client_id))
+        own = action_client_has_own(app_ctx.settings.action_client_id, auth0.client_id)
+        checks.append(scopes_check(granted, mode, auth0.client_id, action_has_own_client=own))
+        checks.append(_action_client_check(app_ctx, auth0, mode))
         checks.append(_application_check(auth0, app_ctx, mode))
         _action_checks(auth0, app_ctx, name_override, rendered, checks)
+
+
+def _action_client_check(app_ctx: AppContext, auth0: Auth0Client, mode: Mode | None) -> Check:
+    """Mint a token for the Action's own M2M client, when it has one, and read its scopes."""
+    from stiggctl.clients.auth0 import Auth0Client
+    from stiggctl.commands.deploy.tenant import action_secret_without_client
+    from stiggctl.core.doctor import (
+        ACTION_CLIENT_CHECK,
+        action_client_check,
+        action_client_has_own,
+        action_client_token_fix,
+        action_uses_management_api,
+        fail,
+    )
+    from stiggctl.errors import StiggctlError
+
+    action_client_id = app_ctx.settings.action_client_id
+    check_id, title = ACTION_CLIENT_CHECK
+    if not action_uses_management_api(mode):
+        return action_client_check(mode, action_client_id, auth0.client_id)
+    if not action_client_id and app_ctx.credentials.in_environment("action_client_secret"):
+        orphan = action_secret_without_client()
+        return fail(check_id, title, orphan.message, orphan.hint)
+    if not action_client_has_own(action_client_id, auth0.client_id):
+        return action_client_check(mode, action_client_id, auth0.client_id)
+    assert action_client_id is not None
+    try:
+        secret = app_ctx.credentials.require("action_client_secret")
+        with Auth0Client(
+            auth0.base_url, action_client_id, secret.reveal(), **app_ctx.client_options()
+        ) as client:
+            granted = client.token_scopes()
+    except StiggctlError as exc:
+        return fail(check_id, title, exc.message, action_client_token_fix(exc))
+    return action_client_check(mode, action_client_id, auth0.client_id, granted)
 
 
 def _application_check(auth0: Auth0Client, app_ctx: AppContext, mode: Mode | None) -> Check:
@@ -224,7 +272,7 @@ def _action_checks(
                     current,
                     "the code is the profile's rendering; the secrets were not compared "
                     "(their values are not available)",
-                    "Provide STIGGCTL_STIGG_API_KEY and STIGGCTL_AUTH0_CLIENT_SECRET.",
+                    f"Provide {' and '.join(_secret_variables(app_ctx, rendered))}.",
                 )
             )
         else:
@@ -240,6 +288,20 @@ def _action_checks(
         checks.append(
             fail(bound_id, bound, f"bound {len(places)} times (positions {places})", _REDEPLOY)
         )
+
+
+def _secret_variables(app_ctx: AppContext, rendered: RenderedAction) -> list[str]:
+    """The variables that hold the values of the Action's secrets for this profile."""
+    from stiggctl.config.credentials import SECRETS
+    from stiggctl.core.action_settings import M2M_CLIENT_SECRET_SECRET
+    from stiggctl.core.doctor import action_client_has_own
+
+    names = [SECRETS["stigg_api_key"]]
+    if M2M_CLIENT_SECRET_SECRET in rendered.secret_names:
+        settings = app_ctx.settings
+        own = action_client_has_own(settings.action_client_id, settings.auth0_client_id)
+        names.append(SECRETS["action_client_secret" if own else "auth0_client_secret"])
+    return names
 
 
 def _stigg_checks(app_ctx: AppContext, mode: Mode | None, checks: list[Check]) -> None:
