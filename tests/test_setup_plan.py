@@ -14,7 +14,9 @@ from stiggctl.core.setup_plan import (
     FeatureDefinition,
     PlanChoice,
     SetupAnswers,
+    action_client_scopes_error,
     application_choices,
+    extra_scopes_warning,
     feature_warning,
     is_domain,
     missing_scopes_error,
@@ -70,6 +72,32 @@ def test_the_organization_scope_waits_for_the_mode():
     assert needed_scopes(Mode.B2C) == SCOPE_NEEDS
     assert needed_scopes(Mode.B2B) == (*SCOPE_NEEDS, ORGANIZATION_SCOPE)
     assert needed_scopes(Mode.BOTH) == (*SCOPE_NEEDS, ORGANIZATION_SCOPE)
+
+
+def test_the_actions_own_client_takes_the_organization_scope_off_stiggctls():
+    assert needed_scopes(Mode.B2B, action_has_own_client=True) == SCOPE_NEEDS
+    assert needed_scopes(Mode.BOTH, action_has_own_client=True) == SCOPE_NEEDS
+
+
+def test_the_actions_client_needs_update_organizations_and_nothing_more():
+    assert action_client_scopes_error({"update:organizations"}, "act") is None
+    error = action_client_scopes_error({"read:users"}, "act")
+    assert error is not None
+    assert (error.code, error.exit_code, error.details) == (
+        ErrorCode.PERMISSION_DENIED,
+        4,
+        {"missing_scopes": ["update:organizations"]},
+    )
+    assert error.message == (
+        "The Action's M2M application act lacks the Management API scope update:organizations "
+        "(the Action marking organizations as provisioned)."
+    )
+    assert extra_scopes_warning({"update:organizations"}, "act") is None
+    assert extra_scopes_warning({"update:organizations", "read:users", "create:actions"}, "a") == (
+        "The Action's M2M application a also carries create:actions, read:users: it needs only "
+        "update:organizations. Untick the others in the Auth0 dashboard (Applications > APIs > "
+        "Auth0 Management API > Machine To Machine Applications)."
+    )
 
 
 def test_missing_scopes_are_named_with_their_use_and_the_fix():
@@ -171,6 +199,15 @@ def test_profile_keeps_other_settings_and_drops_what_the_answers_make_stale():
         "active_users_feature": "feature-active-users",
         "deny_message": "Over the limit",
     }
+
+
+def test_profile_keeps_the_actions_client_only_when_answered():
+    existing = {"action_client_id": "act-old", "mode": "b2b"}
+    assert profile_values(existing, answers(action_client_id="act-new"))["action_client_id"] == (
+        "act-new"
+    )
+    # The Action holds stiggctl's client again (or the mode is b2c): the id goes.
+    assert "action_client_id" not in profile_values(existing, answers())
 
 
 def test_profile_with_a_tenant_and_both_plans():

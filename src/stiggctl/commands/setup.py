@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from stiggctl.app import AppContext
     from stiggctl.clients.auth0 import Auth0Client
+    from stiggctl.clients.auth0_models import Client
     from stiggctl.clients.stigg import StiggClient
     from stiggctl.clients.stigg_models import Feature, Plan
     from stiggctl.commands.deploy.apply import DeployOutcome
@@ -36,7 +37,8 @@ Check = Callable[[str], str]  # returns the value to keep, or raises ValueError 
 
 # A person who mistypes a secret gets this many tries before setup gives up (exit 4).
 SECRET_ATTEMPTS = 3
-_SECRET_LABELS = {"auth0_client_secret": "Auth0 client secret", "stigg_api_key": "Stigg API key"}
+# The answer that leaves the Action holding stiggctl's own M2M client.
+REUSE_STIGGCTL_CLIENT = "none"
 
 
 def setup(
@@ -58,6 +60,14 @@ def setup(
         "--client-id",
         metavar="CLIENT_ID",
         help="Client id of the M2M application that calls the Management API.",
+    ),
+    action_client_id: str | None = typer.Option(
+        None,
+        "--action-client-id",
+        metavar="CLIENT_ID",
+        help="Client id of the Action's own M2M application, with only update:organizations "
+        "(b2b and both; its secret from STIGGCTL_ACTION_CLIENT_SECRET or a hidden prompt). "
+        f"'{REUSE_STIGGCTL_CLIENT}': the Action holds the client of --client-id.",
     ),
     application: str | None = typer.Option(
         None,
@@ -102,10 +112,15 @@ def setup(
     initial plans, the Active Users feature (found or created); then save the profile and
     offer to deploy the Action. A rerun takes the profile's values as defaults.
 
-    Every question has a flag, except the two secrets: a flag would land in the shell
-    history. Setup asks for them hidden and stores them in the OS keyring once Auth0 and
-    Stigg accepted them. With --no-input, in CI or without a terminal they come from
-    STIGGCTL_AUTH0_CLIENT_SECRET and STIGGCTL_STIGG_API_KEY, and nothing is stored.
+    In b2b and both the Action updates organizations through the Management API: give it its
+    own M2M application, with only update:organizations (--action-client-id), rather than
+    stiggctl's, which carries every scope stiggctl needs.
+
+    Every question has a flag, except the secrets: a flag would land in the shell history.
+    Setup asks for them hidden and stores them in the OS keyring once Auth0 and Stigg
+    accepted them. With --no-input, in CI or without a terminal they come from
+    STIGGCTL_AUTH0_CLIENT_SECRET, STIGGCTL_STIGG_API_KEY (and STIGGCTL_ACTION_CLIENT_SECRET),
+    and nothing is stored.
 
     Examples:
 
@@ -119,6 +134,7 @@ def setup(
         tenant=tenant,
         region=region,
         client_id=client_id,
+        action_client_id=action_client_id,
         application=application,
         mode=mode,
         b2c_plan=b2c_plan,
@@ -138,6 +154,7 @@ class SetupFlags:
     tenant: str | None = None
     region: str | None = None
     client_id: str | None = None
+    action_client_id: str | None = None
     application: str | None = None
     mode: str | None = None
     b2c_plan: str | None = None
@@ -225,6 +242,7 @@ class SetupWizard:
         }
         self.warnings: list[str] = []
         self.auth0: Auth0Client | None = None
+        self.tenant_clients: list[Client] = []
 
     def run(self) -> SetupResult:
         from contextlib import ExitStack
@@ -247,12 +265,17 @@ class SetupWizard:
         with ExitStack() as clients:
             auth0_secret = self._connect_auth0(base_url, client_id)
             clients.callback(self._close_auth0)
-            self._require_scopes(needed_scopes(explicit_mode), auth0_secret)
+            # The organization scope waits: the Action's own client may be the one to hold it.
+            self._require_scopes(needed_scopes(None), auth0_secret)
             stigg, stigg_key, plans = self._connect_stigg(stigg_url)
             clients.enter_context(stigg)
             application, chosen = self._application()
             mode = explicit_mode or self._mode(chosen, application)
-            self._require_scopes(needed_scopes(mode), auth0_secret)
+            action_client_id, action_secret = self._action_client(base_url, client_id, mode)
+            own_client = action_client_id is not None
+            self._require_scopes(
+                needed_scopes(mode, action_has_own_client=own_client), auth0_secret
+            )
             feature_id = self._feature_id()
             b2c_plan, b2b_plan, unentitled = self._plans(plans, mode, feature_id)
             feature, created = self._feature(stigg, feature_id)
@@ -260,6 +283,7 @@ class SetupWizard:
             self._warn(warning)
         answers = SetupAnswers(
             auth0_client_id=client_id,
+            action_client_id=action_client_id,
             application_id=application,
             mode=mode,
             active_users_feature=feature_id,
@@ -273,7 +297,7 @@ class SetupWizard:
         values = profile_values(self.existing, answers)
         path = profiles.write_profile(self.app_ctx.profile, values)
         self.out.note(f"Saved profile {self.app_ctx.profile!r} to {path}.")
-        secrets = [auth0_secret, stigg_key]
+        secrets = [auth0_secret, stigg_key, *([action_secret] if action_secret else [])]
         where = self._store_secrets(secrets)
         self._warn_environment_overrides(values)
         result = SetupResult(
@@ -442,7 +466,8 @@ class SetupWizard:
 
         assert self.auth0 is not None
         with self.out.status("Listing the tenant's applications..."):
-            choices = application_choices(self.auth0.list_clients())
+            self.tenant_clients = list(self.auth0.list_clients())
+        choices = application_choices(self.tenant_clients)
         by_id = {choice.client_id: choice for choice in choices}
         explicit = self._explicit("application_id", self.flags.application, "--application")
         if not choices and explicit is None:
@@ -513,6 +538,102 @@ class SetupWizard:
             default=default.value,
         )
         return Mode(answer)
+
+    def _action_client(
+        self, base_url: str, stiggctl_client_id: str, mode: Mode
+    ) -> tuple[str | None, VerifiedSecret | None]:
+        """The Action's own M2M client and its secret, verified; (None, None) when the Action
+        holds stiggctl's client."""
+        from stiggctl.commands.deploy.tenant import action_secret_without_client
+        from stiggctl.core.doctor import shared_client_warning
+
+        if not mode.handles_organizations:
+            if self.flags.action_client_id is not None:
+                self._warn(
+                    f"Mode {mode.value}: the Action never calls the Management API, so "
+                    "--action-client-id is not used."
+                )
+            return None, None
+        check = _action_client_id(stiggctl_client_id)
+        explicit = self._explicit(
+            "action_client_id", self.flags.action_client_id, "--action-client-id"
+        )
+        if explicit is not None:
+            client_id = self._checked(check, *explicit) or None
+        elif self.can_prompt:
+            client_id = self._ask_action_client(stiggctl_client_id)
+        elif "action_client_id" in self.existing:
+            client_id = self._checked(check, *self._kept("action_client_id")) or None
+        else:
+            client_id = None
+        if client_id is None:
+            if self.app_ctx.credentials.in_environment("action_client_secret"):
+                raise action_secret_without_client()
+            self.out.note(shared_client_warning(stiggctl_client_id))
+            return None, None
+        return client_id, self._verify_action_client(base_url, client_id)
+
+    def _ask_action_client(self, stiggctl_client_id: str) -> str | None:
+        """A choice among the tenant's other M2M applications; Enter keeps the profile's."""
+        from stiggctl.core.setup_plan import M2M_APP_TYPE
+        from stiggctl.prompts import Option
+
+        candidates = [
+            client
+            for client in self.tenant_clients
+            if client.app_type == M2M_APP_TYPE and client.client_id != stiggctl_client_id
+        ]
+        if not candidates:
+            # Nothing to choose from; the note that follows says how to make one.
+            self.out.note("The tenant has no other M2M application to give the Action.")
+            return None
+        options = [Option(client.client_id, (client.name or "",)) for client in candidates]
+        options.append(Option(REUSE_STIGGCTL_CLIENT, ("reuse stiggctl's client (every scope)",)))
+        known = self.existing.get("action_client_id")
+        if known in {client.client_id for client in candidates}:
+            default, hint = known, f"Enter keeps {known}"
+        else:
+            default, hint = REUSE_STIGGCTL_CLIENT, "leave empty to reuse stiggctl's client"
+        answer = self.prompter.choice(
+            "action_client_id",
+            f"M2M application of the Action, with only update:organizations ({hint})",
+            options,
+            headers=("client id", "name"),
+            default=default,
+        )
+        return None if answer == REUSE_STIGGCTL_CLIENT else answer
+
+    def _verify_action_client(self, base_url: str, client_id: str) -> VerifiedSecret:
+        """Mint a token for the Action's client: the secret, verified, and the scope checked."""
+        from stiggctl.core.doctor import action_client_token_fix
+        from stiggctl.core.setup_plan import action_client_scopes_error, extra_scopes_warning
+        from stiggctl.errors import StiggctlError
+
+        def mint(secret: str) -> frozenset[str]:
+            with self._auth0_client(base_url, client_id, secret) as client:
+                try:
+                    with self.out.status(f"Minting a token for the Action's client {client_id}..."):
+                        return client.token_scopes()
+                except StiggctlError as error:
+                    error.hint = action_client_token_fix(error)
+                    raise
+
+        granted, secret = self._secret(
+            "action_client_secret",
+            f"Client secret of the Action's M2M application {client_id}",
+            mint,
+            keep_stored=self.existing.get("action_client_id") == client_id,
+        )
+        error = action_client_scopes_error(granted, client_id)
+        if error is not None:
+            raise error
+        extra = extra_scopes_warning(granted, client_id)
+        if extra is not None:
+            self._warn(extra)
+        self.out.note(
+            f"Auth0: the Action's client {client_id} got a token with update:organizations."
+        )
+        return secret
 
     # -- Stigg ---------------------------------------------------------------------------
 
@@ -670,7 +791,7 @@ class SetupWizard:
         The environment wins and is never replaced by a prompt. A typed secret that the
         vendor rejects is asked again, up to SECRET_ATTEMPTS times.
         """
-        from stiggctl.config.credentials import SECRETS
+        from stiggctl.config.credentials import LABELS, SECRETS
         from stiggctl.errors import ErrorCode, StiggctlError
 
         stored = self._stored_secret(name)
@@ -680,8 +801,7 @@ class SetupWizard:
             env_var = SECRETS[name]
             raise StiggctlError(
                 ErrorCode.MISSING_CREDENTIAL,
-                f"No {_SECRET_LABELS[name]}: setup cannot ask for it here "
-                f"({self._why_no_prompt()}).",
+                f"No {LABELS[name]}: setup cannot ask for it here ({self._why_no_prompt()}).",
                 f"Set {env_var} in the environment (a secret is never a flag: it would land "
                 "in the shell history).",
                 details={"env": env_var},
@@ -903,6 +1023,23 @@ def _non_empty(value: str) -> str:
     if not value:
         raise ValueError("it is empty")
     return value
+
+
+def _action_client_id(stiggctl_client_id: str) -> Check:
+    """The check of an Action client id; "" means the Action reuses stiggctl's client."""
+
+    def check(value: str) -> str:
+        value = value.strip()
+        if value in ("", REUSE_STIGGCTL_CLIENT):
+            return ""
+        if value == stiggctl_client_id:
+            raise ValueError(
+                f"{value} is stiggctl's own client: give the Action another M2M application, "
+                f"or '{REUSE_STIGGCTL_CLIENT}' to let it hold stiggctl's"
+            )
+        return _setting("action_client_id")(value)
+
+    return check
 
 
 def _ref_id(value: str) -> str:

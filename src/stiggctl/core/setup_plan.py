@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from stiggctl.core.action_settings import DEFAULT_EVENT_NAME, DEFAULT_STIGG_API_URL, Mode
-from stiggctl.core.doctor import SCOPE_NEEDS, ScopeNeed, missing_scopes, scope_needs
+from stiggctl.core.doctor import (
+    ACTION_CLIENT_SCOPE,
+    SCOPE_NEEDS,
+    ScopeNeed,
+    extra_action_scopes,
+    grant_fix,
+    missing_scopes,
+    scope_needs,
+)
 from stiggctl.errors import ErrorCode, StiggctlError
 
 # Auth0's app_type of machine-to-machine applications: they never sign a person in.
@@ -85,9 +93,14 @@ def application_choices(clients: Iterable[ClientLike]) -> list[ApplicationChoice
 # ---- scopes ------------------------------------------------------------------------------
 
 
-def needed_scopes(mode: Mode | None) -> tuple[ScopeNeed, ...]:
-    """What to check now: without a mode yet, the scope only organizations need waits."""
-    return SCOPE_NEEDS if mode is None else scope_needs(mode)
+def needed_scopes(
+    mode: Mode | None, *, action_has_own_client: bool = False
+) -> tuple[ScopeNeed, ...]:
+    """What stiggctl's client needs now: without a mode yet, the scope only organizations
+    need waits (and with the Action's own client, that client holds it instead)."""
+    if mode is None:
+        return SCOPE_NEEDS
+    return scope_needs(mode, action_has_own_client=action_has_own_client)
 
 
 def missing_scopes_error(
@@ -109,6 +122,33 @@ def missing_scopes_error(
         f"Machine Applications in the Auth0 dashboard (expand {client_id}, tick "
         f"{', '.join(names)}, Update), then run `stiggctl setup` again.",
         details={"missing_scopes": names},
+    )
+
+
+def action_client_scopes_error(granted: Collection[str], client_id: str) -> StiggctlError | None:
+    """An authorization error (exit 4) when the Action's client lacks its one scope."""
+    if ACTION_CLIENT_SCOPE in granted:
+        return None
+    return StiggctlError(
+        ErrorCode.PERMISSION_DENIED,
+        f"The Action's M2M application {client_id} lacks the Management API scope "
+        f"{ACTION_CLIENT_SCOPE} (the Action marking organizations as provisioned).",
+        grant_fix(client_id, [ACTION_CLIENT_SCOPE])
+        + " Then run `stiggctl setup` again (or --action-client-id none to let the Action "
+        "hold stiggctl's client).",
+        details={"missing_scopes": [ACTION_CLIENT_SCOPE]},
+    )
+
+
+def extra_scopes_warning(granted: Collection[str], client_id: str) -> str | None:
+    """A warning when the Action's client carries more than it needs (least privilege)."""
+    extra = extra_action_scopes(granted)
+    if not extra:
+        return None
+    return (
+        f"The Action's M2M application {client_id} also carries {', '.join(extra)}: it needs "
+        f"only {ACTION_CLIENT_SCOPE}. Untick the others in the Auth0 dashboard (Applications > "
+        "APIs > Auth0 Management API > Machine To Machine Applications)."
     )
 
 
@@ -224,17 +264,26 @@ class SetupAnswers:
     auth0_region: str | None = None
     b2c_plan: str | None = None
     b2b_plan: str | None = None
+    action_client_id: str | None = None  # None: the Action holds stiggctl's client
 
 
 def profile_values(existing: Mapping[str, Any], answers: SetupAnswers) -> dict[str, Any]:
     """The profile to save: the existing one (its other settings kept) with the answers.
 
     What the answers make meaningless goes: the tenant and region when a domain is given
-    (and the reverse), the plan of a kind of login the mode does not handle, and a Stigg
-    URL equal to the default (so the profile follows the default).
+    (and the reverse), the plan of a kind of login the mode does not handle, the Action's
+    client when it holds stiggctl's (or the mode never calls the Management API), and a
+    Stigg URL equal to the default (so the profile follows the default).
     """
     values = dict(existing)
-    for name in ("auth0_domain", "auth0_tenant", "auth0_region", "b2c_plan", "b2b_plan"):
+    for name in (
+        "auth0_domain",
+        "auth0_tenant",
+        "auth0_region",
+        "b2c_plan",
+        "b2b_plan",
+        "action_client_id",
+    ):
         values.pop(name, None)
     if answers.auth0_domain:
         values["auth0_domain"] = answers.auth0_domain
@@ -242,6 +291,7 @@ def profile_values(existing: Mapping[str, Any], answers: SetupAnswers) -> dict[s
         values["auth0_tenant"] = answers.auth0_tenant
         values["auth0_region"] = answers.auth0_region
     values["auth0_client_id"] = answers.auth0_client_id
+    values["action_client_id"] = answers.action_client_id
     if answers.stigg_api_url == DEFAULT_STIGG_API_URL:
         values.pop("stigg_api_url", None)
     else:
