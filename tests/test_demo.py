@@ -26,6 +26,9 @@ def test_demo_tells_the_whole_story(capsys, monkeypatch, forbidden_keyring):
     assert data["setup"]["settings"]["b2b_plan"] == "plan-free"
     assert data["deploy"]["bound"] is True
     assert [step["step"] for step in data["deploy"]["steps"]] == ["create", "deploy", "bind"]
+    # The Action holds its own least-privilege client, not stiggctl's.
+    assert data["deploy"]["action_client"] == {"client_id": "stiggctl-action-client", "own": True}
+    assert data["deploy"]["warnings"] == []
     logins = [(x["user_id"], x["allowed"], x["calls"]) for x in data["logins"]]
     assert logins == [
         ("auth0|demo-alice", True, 5),  # a new organization: provisioned, 3 round trips

@@ -357,3 +357,25 @@ def test_a_server_that_is_not_a_sandbox_is_a_clear_error(capsys, monkeypatch):
     error = result.json()["error"]
     assert error["code"] == "api_error"
     assert "did not answer as a stiggctl sandbox does (HTTP 200)" in error["message"]
+
+
+def test_an_action_client_of_its_own_is_seeded_on_request():
+    from stiggctl.commands.sandbox import sandbox_env
+
+    with running_sandbox() as plain:
+        assert "STIGGCTL_ACTION_CLIENT_ID" not in sandbox_env(plain.info())
+    with running_sandbox(action_client=True) as server:
+        env = sandbox_env(server.info())
+        assert env["STIGGCTL_ACTION_CLIENT_ID"] == "stiggctl-action-client"
+        token = management_token(
+            server.base_url, env["STIGGCTL_ACTION_CLIENT_ID"], env["STIGGCTL_ACTION_CLIENT_SECRET"]
+        )
+        headers = {"authorization": f"Bearer {token}"}
+        # update:organizations only: reading users is refused.
+        assert httpx.get(f"{server.base_url}/api/v2/users", headers=headers).status_code == 403
+        patched = httpx.patch(
+            f"{server.base_url}/api/v2/organizations/{ACME}",
+            json={"metadata": {"customer_provisioned": "true"}},
+            headers=headers,
+        )
+        assert patched.status_code == 200

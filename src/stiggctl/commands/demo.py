@@ -62,7 +62,9 @@ def demo(
     story.title()
     with _Workspace() as workspace:
         with out.status("Starting the sandbox..."):
-            server = SandboxServer(SandboxOptions(build_seconds=build_seconds)).start()
+            server = SandboxServer(
+                SandboxOptions(build_seconds=build_seconds, action_client=True)
+            ).start()
         try:
             workspace.point_at(server)
             demo_ctx = _demo_context(app_ctx)

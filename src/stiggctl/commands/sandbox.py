@@ -48,6 +48,12 @@ def serve(
     ca_file: Path | None = typer.Option(
         None, "--ca-file", help="With --tls: write the CA certificate (PEM) here."
     ),
+    action_client: bool = typer.Option(
+        False,
+        "--action-client",
+        help="Also seed an M2M client for the Action alone (update:organizations only); "
+        "`sandbox env` then exports STIGGCTL_ACTION_CLIENT_ID and its secret.",
+    ),
 ) -> None:
     """Run the sandbox in the foreground until interrupted.
 
@@ -100,6 +106,7 @@ def serve(
         rate_limit_per_second=rate_limit,
         tls=tls,
         ca_file=ca_file,
+        action_client=action_client,
     )
     try:
         server = SandboxServer(options)
@@ -147,6 +154,10 @@ def _print_banner(app_ctx, info: dict, info_file: Path | None) -> None:
     console.print(f"  Auth0 domain      {info['auth0']['domain']}")
     console.print(f"  M2M client id     {info['auth0']['client_id']}")
     console.print(f"  M2M client secret {info['auth0']['client_secret']}")
+    if info["auth0"].get("action_client_id"):
+        console.print(
+            f"  Action M2M client {info['auth0']['action_client_id']} (update:organizations)"
+        )
     console.print(f"  Stigg API URL     {info['stigg']['api_url']}")
     console.print(f"  Stigg API key     {info['stigg']['api_key']}")
     if info.get("tls"):
@@ -213,6 +224,9 @@ def sandbox_env(info: dict) -> dict[str, str]:
         "STIGGCTL_STIGG_API_URL": info["stigg"]["api_url"],
         "STIGGCTL_STIGG_API_KEY": info["stigg"]["api_key"],
     }
+    if info["auth0"].get("action_client_id"):
+        env["STIGGCTL_ACTION_CLIENT_ID"] = info["auth0"]["action_client_id"]
+        env["STIGGCTL_ACTION_CLIENT_SECRET"] = info["auth0"]["action_client_secret"]
     apps = {a["organization_usage"]: a["client_id"] for a in info.get("applications", [])}
     if "allow" in apps:
         env["STIGGCTL_APPLICATION_ID"] = apps["allow"]

@@ -29,6 +29,7 @@ from stiggctl.sandbox.http import Request, Response, json_response
 Seed = Literal["demo", "empty"]
 STATE_VERSION = 1
 M2M_CLIENT_ID = "stiggctl-m2m-client"
+ACTION_CLIENT_ID = "stiggctl-action-client"
 
 
 @dataclass
@@ -46,6 +47,8 @@ class SandboxOptions:
     # SDKs and tools that insist on https://{domain} can be pointed at the sandbox.
     tls: bool = False
     ca_file: Path | None = None  # where to write that CA's certificate (PEM)
+    # Seed a second M2M client for the Action alone (update:organizations only).
+    action_client: bool = False
 
 
 class Sandbox:
@@ -95,6 +98,9 @@ class Sandbox:
             "auth0_client_secret": "sandbox-" + secrets.token_urlsafe(24),
             "stigg_api_key": "server-sandbox-" + secrets.token_urlsafe(18),
         }
+        if self.options.action_client:
+            self.credentials["action_client_id"] = ACTION_CLIENT_ID
+            self.credentials["action_client_secret"] = "sandbox-action-" + secrets.token_urlsafe(24)
         self.stigg = self._make_stigg(self.credentials["stigg_api_key"])
         seed_auth0 = auth0_seed.seed_demo if seed == "demo" else auth0_seed.seed_empty
         seed_stigg = stigg_seed.seed_demo if seed == "demo" else stigg_seed.seed_empty
@@ -102,6 +108,8 @@ class Sandbox:
             self.auth0,
             m2m_client_id=self.credentials["auth0_client_id"],
             m2m_client_secret=self.credentials["auth0_client_secret"],
+            action_client_id=self.credentials.get("action_client_id"),
+            action_client_secret=self.credentials.get("action_client_secret"),
         )
         seed_stigg(self.stigg)
 
@@ -477,6 +485,9 @@ class SandboxServer:
                 "domain": self.base_url,
                 "client_id": creds["auth0_client_id"],
                 "client_secret": creds["auth0_client_secret"],
+                # A second M2M client with only what the Action needs (least privilege).
+                "action_client_id": creds.get("action_client_id"),
+                "action_client_secret": creds.get("action_client_secret"),
                 "management_api": f"{self.base_url}/api/v2/",
             },
             "stigg": {

@@ -69,8 +69,20 @@ def demo_user_id(first_name: str) -> str:
     return f"auth0|demo-{first_name}"
 
 
-def seed_empty(emu: Auth0Emulator, *, m2m_client_id: str, m2m_client_secret: str) -> None:
-    """Applications, the M2M client, organizations and users; no actions."""
+# The Action's own M2M client holds only what the Action needs (organization metadata).
+ACTION_CLIENT_SCOPES = ("update:organizations",)
+
+
+def seed_empty(
+    emu: Auth0Emulator,
+    *,
+    m2m_client_id: str,
+    m2m_client_secret: str,
+    action_client_id: str | None = None,
+    action_client_secret: str | None = None,
+) -> None:
+    """Applications, the M2M client (and the Action's, when given), organizations and
+    users; no actions."""
     for client_id, name, app_type, usage in _APPLICATIONS:
         emu.add_client(
             client_id,
@@ -87,6 +99,14 @@ def seed_empty(emu: Auth0Emulator, *, m2m_client_id: str, m2m_client_secret: str
         client_secret=m2m_client_secret,
         grant_scopes=STIGGCTL_SCOPES,
     )
+    if action_client_id is not None:
+        emu.add_client(
+            action_client_id,
+            "stiggctl Action",
+            "non_interactive",
+            client_secret=action_client_secret,
+            grant_scopes=ACTION_CLIENT_SCOPES,
+        )
     for org_id, name, display_name, metadata in _ORGANIZATIONS:
         emu.add_org(name, display_name, org_id=org_id, metadata=metadata)
     for first_name, org_id in _USERS:
@@ -102,7 +122,20 @@ def seed_empty(emu: Auth0Emulator, *, m2m_client_id: str, m2m_client_secret: str
             emu.add_member(org_id, user_id)
 
 
-def seed_demo(emu: Auth0Emulator, *, m2m_client_id: str, m2m_client_secret: str) -> None:
+def seed_demo(
+    emu: Auth0Emulator,
+    *,
+    m2m_client_id: str,
+    m2m_client_secret: str,
+    action_client_id: str | None = None,
+    action_client_secret: str | None = None,
+) -> None:
     """`seed_empty` plus an unrelated action built, deployed and bound to post-login."""
-    seed_empty(emu, m2m_client_id=m2m_client_id, m2m_client_secret=m2m_client_secret)
+    seed_empty(
+        emu,
+        m2m_client_id=m2m_client_id,
+        m2m_client_secret=m2m_client_secret,
+        action_client_id=action_client_id,
+        action_client_secret=action_client_secret,
+    )
     emu.add_action(ROLES_ACTION_NAME, ROLES_ACTION_CODE)
