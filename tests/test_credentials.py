@@ -185,3 +185,14 @@ def test_config_set_refuses_the_actions_client_secret(capsys):
         "action_client_secret is a secret and is never written to the config file."
     )
     assert not config_path().exists()
+
+
+def test_config_show_does_not_look_up_an_unused_action_secret(
+    capsys, forbidden_keyring, monkeypatch
+):
+    monkeypatch.setenv("STIGGCTL_AUTH0_CLIENT_SECRET", SECRET)
+    monkeypatch.setenv("STIGGCTL_STIGG_API_KEY", "server-" + SECRET)
+    result = run_cli(capsys, "config", "show", "--json")
+    assert result.exit_code == 0
+    row = result.json()["data"]["settings"]["action_client_secret"]
+    assert row == {"value": None, "source": "not used", "env": "STIGGCTL_ACTION_CLIENT_SECRET"}

@@ -32,6 +32,11 @@ def show(ctx: typer.Context) -> None:
             "env": env_name(name),
         }
     for name, env_var in SECRETS.items():
+        unused = name == "action_client_secret" and not settings.action_client_id
+        if unused and not app_ctx.credentials.in_environment(name):
+            # No Action client configured: its secret is not needed, nor looked up.
+            rows[name] = {"value": None, "source": "not used", "env": env_var}
+            continue
         try:
             resolved = app_ctx.credentials.resolve(name)
             masked, source = ("********" if resolved.secret else None), resolved.origin
