@@ -193,6 +193,7 @@ def test_every_command_has_help_with_an_example(capsys):
         result = run_cli(capsys, *path, "--help")
         assert result.exit_code == 0, path
         assert "Usage:" in result.stdout, path
+        assert "Example" in result.stdout, path
 
 
 def test_json_output_is_valid_json_for_data(capsys):

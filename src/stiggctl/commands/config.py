@@ -71,7 +71,10 @@ def show(ctx: typer.Context) -> None:
 
 @app.command("path")
 def path(ctx: typer.Context) -> None:
-    """Print the path of the config file (set STIGGCTL_CONFIG_DIR to move it)."""
+    """Print the path of the config file (set STIGGCTL_CONFIG_DIR to move it).
+
+    Example: $EDITOR "$(stiggctl config path)"
+    """
     from stiggctl.config.profiles import config_path
 
     target = config_path()
@@ -97,7 +100,10 @@ def unset_value(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Setting name."),
 ) -> None:
-    """Remove one setting from the profile file (its default applies again)."""
+    """Remove one setting from the profile file (its default applies again).
+
+    Example: stiggctl config unset b2c_plan --profile staging
+    """
     _edit(ctx, name, None)
 
 
