@@ -6,7 +6,19 @@ Each must validate against Stigg's real schema (tests/test_clients_contracts.py 
 
 from __future__ import annotations
 
-_CUSTOMER_FIELDS = """
+# A customer's subscriptions and a provisioning's subscription both parse as `Subscription`.
+_SUBSCRIPTION_FIELDS = """
+fragment SubscriptionFields on CustomerSubscription {
+  status
+  plan {
+    refId
+    displayName
+  }
+}
+"""
+
+_CUSTOMER_FIELDS = (
+    """
 fragment CustomerFields on Customer {
   customerId
   name
@@ -14,14 +26,12 @@ fragment CustomerFields on Customer {
   environmentId
   createdAt
   subscriptions {
-    status
-    plan {
-      refId
-      displayName
-    }
+    ...SubscriptionFields
   }
 }
 """
+    + _SUBSCRIPTION_FIELDS
+)
 
 _ENTITLEMENT_FIELDS = """
 fragment EntitlementFields on Entitlement {
@@ -71,11 +81,7 @@ mutation ProvisionCustomer($input: ProvisionCustomerInput!) {
       ...CustomerFields
     }
     subscription {
-      status
-      plan {
-        refId
-        displayName
-      }
+      ...SubscriptionFields
     }
   }
 }
