@@ -324,6 +324,13 @@ class StiggEmulator:
     def customer(self, customer_id: str) -> Customer | None:
         return self._customers.get(customer_id)
 
+    def known_customer(self, customer_id: str) -> Customer:
+        """The customer, or Stigg's CustomerNotFound error."""
+        customer = self._customers.get(customer_id)
+        if customer is None:
+            raise api_errors.not_found("CustomerNotFound", "Customer", customer_id)
+        return customer
+
     def customers(self) -> list[Customer]:
         with self._lock:
             return list(self._customers.values())
@@ -399,22 +406,14 @@ class StiggEmulator:
         """Calculated usage of a feature without a meter (Stigg's reportUsage)."""
         with self._lock:
             now = self.now()
-            customer = self._customers.get(customer_id)
-            if customer is None:
-                raise api_errors.not_found("CustomerNotFound", "Customer", customer_id)
-            feature = self._features.get(feature_ref_id)
-            if feature is None:
-                raise api_errors.not_found("FeatureNotFound", "Feature", feature_ref_id)
+            customer = self.known_customer(customer_id)
+            feature = self._known_feature(feature_ref_id)
             if feature.meter is not None:
                 raise StiggApiError(
                     "CannotReportUsageForEntitlementWithMeterError",
                     "Cannot report usage for a feature with a meter: report events instead",
                 )
-            if self._grant(customer, feature_ref_id, now) is None:
-                raise StiggApiError(
-                    "NoFeatureEntitlementInSubscription",
-                    "Customer has no entitlement to the feature",
-                )
+            self._entitled_grant(customer, feature_ref_id, now)
             measurement = UsageMeasurement(
                 customer_id=customer_id,
                 feature_ref_id=feature_ref_id,
@@ -446,6 +445,22 @@ class StiggEmulator:
                 if entitlement.feature_ref_id == feature_ref_id:
                     return _Grant(subscription, plan, entitlement)
         return None
+
+    def _entitled_grant(self, customer: Customer, feature_ref_id: str, now: float) -> _Grant:
+        """The grant, or the error Stigg answers usage of a feature the customer lacks with."""
+        grant = self._grant(customer, feature_ref_id, now)
+        if grant is None:
+            raise StiggApiError(
+                "NoFeatureEntitlementInSubscription",
+                "Customer has no entitlement to the feature",
+            )
+        return grant
+
+    def _known_feature(self, feature_ref_id: str) -> Feature:
+        feature = self._features.get(feature_ref_id)
+        if feature is None:
+            raise api_errors.not_found("FeatureNotFound", "Feature", feature_ref_id)
+        return feature
 
     def entitlement(
         self, customer_id: str, feature_ref_id: str, *, requested_usage: float | None = None
@@ -619,18 +634,9 @@ class StiggEmulator:
         with self._lock:
             now = self.now()
             end = now if end is None else end
-            customer = self._customers.get(customer_id)
-            if customer is None:
-                raise api_errors.not_found("CustomerNotFound", "Customer", customer_id)
-            feature = self._features.get(feature_ref_id)
-            if feature is None:
-                raise api_errors.not_found("FeatureNotFound", "Feature", feature_ref_id)
-            grant = self._grant(customer, feature_ref_id, now)
-            if grant is None:
-                raise StiggApiError(
-                    "NoFeatureEntitlementInSubscription",
-                    "Customer has no entitlement to the feature",
-                )
+            customer = self.known_customer(customer_id)
+            feature = self._known_feature(feature_ref_id)
+            grant = self._entitled_grant(customer, feature_ref_id, now)
             if end <= start:
                 return [], []
             resets: list[float] = []

@@ -206,10 +206,7 @@ class Resolvers:
 
     def getCustomerByRefId(self, _info: Any, input: dict[str, Any]) -> dict[str, Any]:
         self._check_environment(input.get("environmentId"))
-        customer = self.emulator.customer(input["customerId"])
-        if customer is None:
-            raise api_errors.not_found("CustomerNotFound", "Customer", input["customerId"])
-        return self.views.customer(customer)
+        return self.views.customer(self.emulator.known_customer(input["customerId"]))
 
     def usageHistoryV2(self, _info: Any, input: dict[str, Any]) -> dict[str, Any]:
         self._check_environment(input.get("environmentId"))
