@@ -148,14 +148,23 @@ def version_view(tenant: Tenant, action: dict[str, Any], version: dict[str, Any]
         "supported_triggers": version["supported_triggers"],
         "action": action_base_view(tenant, action),
     }
-    if status == "built":
-        view["built_at"] = iso(_built_at(tenant, version["build_started_at"]))
-    if status == "failed":
-        view["errors"] = [
-            {"id": "build_failed", "msg": message, "url": BUILD_ERROR_URL}
-            for message in version["errors"]
-        ]
+    view.update(_build_outcome(tenant, status, version["build_started_at"], version["errors"]))
     return view
+
+
+def _build_outcome(
+    tenant: Tenant, status: str, started: float, errors: list[str]
+) -> dict[str, Any]:
+    """What a finished build adds to a version's view: when it was built, or why it failed."""
+    if status == "built":
+        return {"built_at": iso(_built_at(tenant, started))}
+    if status == "failed":
+        return {
+            "errors": [
+                {"id": "build_failed", "msg": message, "url": BUILD_ERROR_URL} for message in errors
+            ]
+        }
+    return {}
 
 
 def action_view(tenant: Tenant, action: dict[str, Any]) -> dict[str, Any]:
@@ -557,13 +566,7 @@ def draft_view(tenant: Tenant, action: dict[str, Any]) -> dict[str, Any]:
         "supported_triggers": action["supported_triggers"],
         "action": action_base_view(tenant, action),
     }
-    if status == "built":
-        view["built_at"] = iso(_built_at(tenant, action["build_started_at"]))
-    if status == "failed":
-        view["errors"] = [
-            {"id": "build_failed", "msg": message, "url": BUILD_ERROR_URL}
-            for message in action["build_errors"]
-        ]
+    view.update(_build_outcome(tenant, status, action["build_started_at"], action["build_errors"]))
     return view
 
 
