@@ -181,12 +181,20 @@ def action_view(tenant: Tenant, action: dict[str, Any]) -> dict[str, Any]:
         "secrets": _secrets_view(action["secrets"]),
         "all_changes_deployed": _all_changes_deployed(tenant, action),
     }
-    live = deployed_version(tenant, action)
-    if live is not None:
-        deployed = version_view(tenant, action, live)
-        del deployed["action"]
+    deployed = _deployed_version_view(tenant, action)
+    if deployed is not None:
         view["deployed_version"] = deployed
     return view
+
+
+def _deployed_version_view(tenant: Tenant, action: dict[str, Any]) -> dict[str, Any] | None:
+    """The version that runs now, as an action's `deployed_version` (without the action)."""
+    live = deployed_version(tenant, action)
+    if live is None:
+        return None
+    deployed = version_view(tenant, action, live)
+    del deployed["action"]
+    return deployed
 
 
 def binding_view(tenant: Tenant, trigger_id: str, binding: dict[str, Any]) -> dict[str, Any]:
@@ -194,10 +202,8 @@ def binding_view(tenant: Tenant, trigger_id: str, binding: dict[str, Any]) -> di
     # Live tenants also send `current_version` here; the contract's Action schema has no
     # such field, and nothing in stiggctl reads it.
     action_summary = action_base_view(tenant, action)
-    live = deployed_version(tenant, action)
-    if live is not None:
-        deployed = version_view(tenant, action, live)
-        del deployed["action"]
+    deployed = _deployed_version_view(tenant, action)
+    if deployed is not None:
         action_summary["deployed_version"] = deployed
     return {
         "id": binding["id"],
