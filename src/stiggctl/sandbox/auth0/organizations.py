@@ -11,7 +11,7 @@ import copy
 from typing import Any
 
 from stiggctl.sandbox.auth0.errors import ApiError, bad_request, not_found
-from stiggctl.sandbox.auth0.paging import checkpoint_page, is_checkpoint, offset_page
+from stiggctl.sandbox.auth0.paging import offset_page, paged_list
 from stiggctl.sandbox.auth0.routing import Call, Route
 from stiggctl.sandbox.auth0.state import Tenant
 from stiggctl.sandbox.auth0.users import get_user_record
@@ -68,18 +68,7 @@ def _keyed_orgs(tenant: Tenant) -> list[tuple[int, dict[str, Any]]]:
 
 
 def list_organizations(call: Call) -> Response:
-    tenant, req = call.tenant, call.req
-    if is_checkpoint(req):
-        page = checkpoint_page(req)
-        chosen, following = page.select(_keyed_orgs(tenant))
-        body: dict[str, Any] = {"organizations": [org_view(o) for o in chosen]}
-        if following:
-            body["next"] = following
-        return json_response(body)
-    offset = offset_page(req)
-    orgs = [o for _, o in _keyed_orgs(tenant)]
-    views = [org_view(o) for o in offset.slice(orgs)]
-    return json_response(offset.body("organizations", views, len(orgs)))
+    return paged_list(call.req, "organizations", _keyed_orgs(call.tenant), org_view)
 
 
 def get_organization(call: Call) -> Response:
@@ -135,17 +124,7 @@ def list_members(call: Call) -> Response:
             member["roles"] = []
         return select_fields(member, fields, include)
 
-    if is_checkpoint(req):
-        chosen, following = checkpoint_page(req).select(keyed)
-        body: dict[str, Any] = {"members": [view(u) for u in chosen]}
-        if following:
-            body["next"] = following
-        return json_response(body)
-    offset = offset_page(req)
-    user_ids = [u for _, u in keyed]
-    return json_response(
-        offset.body("members", [view(u) for u in offset.slice(user_ids)], len(user_ids))
-    )
+    return paged_list(req, "members", keyed, view)
 
 
 def add_members(tenant: Tenant, org_id: str, user_ids: list[str]) -> None:

@@ -4,13 +4,13 @@ stops at the first 1000 records, and checkpoint (`from`, `take`) that goes on wi
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from stiggctl.sandbox.auth0.errors import ApiError
 from stiggctl.sandbox.auth0.validation import query_bool, query_int, query_violation
-from stiggctl.sandbox.http import Request
+from stiggctl.sandbox.http import Request, Response, json_response
 
 T = TypeVar("T")
 
@@ -72,6 +72,22 @@ def checkpoint_page(req: Request, *, default_take: int = 50) -> CheckpointPage:
     take = query_int(req, "take", default_take, minimum=1, maximum=100)
     raw = req.arg("from")
     return CheckpointPage(decode_checkpoint(raw) if raw else 0, take)
+
+
+def paged_list(
+    req: Request, key: str, keyed: Sequence[tuple[int, T]], view: Callable[[T], Any]
+) -> Response:
+    """The items (ordered by sequence number) as `view` shows them, by checkpoint when the
+    request pages so, else by offset."""
+    if is_checkpoint(req):
+        chosen, following = checkpoint_page(req).select(keyed)
+        body: dict[str, Any] = {key: [view(item) for item in chosen]}
+        if following:
+            body["next"] = following
+        return json_response(body)
+    offset = offset_page(req)
+    items = [item for _, item in keyed]
+    return json_response(offset.body(key, [view(item) for item in offset.slice(items)], len(items)))
 
 
 def encode_checkpoint(seq: int) -> str:
