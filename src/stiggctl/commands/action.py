@@ -106,12 +106,11 @@ def remove(
 def _status(app_ctx: AppContext, name_override: str | None) -> dict[str, Any]:
     from stiggctl.commands.deploy.tenant import (
         action_name,
+        live_drift,
         profile_rendering,
-        profile_secrets,
         read_bindings,
     )
     from stiggctl.commands.deploy.wait import build_errors
-    from stiggctl.core.deploy_plan import drift
     from stiggctl.errors import StiggctlError
 
     name = action_name(app_ctx, name_override)
@@ -131,14 +130,9 @@ def _status(app_ctx: AppContext, name_override: str | None) -> dict[str, Any]:
     except StiggctlError as exc:
         drift_data: dict[str, Any] = {"state": "unknown", "message": exc.message}
     else:
-        try:
-            secrets = profile_secrets(app_ctx, rendered.secret_names)
-        except StiggctlError:
-            secrets = None
-        deployed_names = [s.name for s in live.secrets] if live is not None else []
-        code = live.code if live is not None else None
-        drift_data = drift(rendered, code, secrets, deployed_names).to_dict()
-        if secrets is None:
+        found, secrets_compared = live_drift(app_ctx, rendered, live)
+        drift_data = found.to_dict()
+        if not secrets_compared:
             drift_data["secrets"] = {n: "unknown" for n in rendered.secret_names}
 
     position = next((i for i, b in enumerate(bindings, start=1) if b.action_id == action.id), None)

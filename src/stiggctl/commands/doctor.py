@@ -204,9 +204,8 @@ def _action_checks(
     rendered: RenderedAction | None,
     checks: list[Check],
 ) -> None:
-    from stiggctl.commands.deploy.tenant import action_name, profile_secrets, read_bindings
+    from stiggctl.commands.deploy.tenant import action_name, live_drift, read_bindings
     from stiggctl.commands.deploy.wait import build_errors
-    from stiggctl.core.deploy_plan import drift
     from stiggctl.core.doctor import fail, ok, skip, warn
     from stiggctl.errors import StiggctlError
 
@@ -257,15 +256,10 @@ def _action_checks(
     if rendered is None:
         checks.append(skip(current_id, current, "the profile does not render the Action"))
     else:
-        try:
-            secrets = profile_secrets(app_ctx, rendered.secret_names)
-        except StiggctlError:
-            secrets = None
-        deployed_names = [s.name for s in live.secrets] if live else []
-        found = drift(rendered, live.code if live else None, secrets, deployed_names)
+        found, secrets_compared = live_drift(app_ctx, rendered, live)
         if not found.in_sync:
             checks.append(fail(current_id, current, found.message, _REDEPLOY))
-        elif secrets is None:
+        elif not secrets_compared:
             checks.append(
                 warn(
                     current_id,

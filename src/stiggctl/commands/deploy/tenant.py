@@ -16,7 +16,7 @@ from stiggctl.core.action_settings import (
     STIGG_API_KEY_SECRET,
 )
 from stiggctl.core.bindings import BoundAction
-from stiggctl.core.deploy_plan import ActionState, VersionState
+from stiggctl.core.deploy_plan import ActionState, Drift, VersionState, drift
 from stiggctl.core.doctor import action_client_has_own, shared_client_warning
 from stiggctl.core.render import RenderedAction
 from stiggctl.errors import ErrorCode, StiggctlError
@@ -68,6 +68,20 @@ class ActionClient:
 def profile_secrets(app_ctx: AppContext, names: Iterable[str]) -> SecretValues:
     """The values the Action reads from event.secrets, from the profile's credentials."""
     return action_secrets(app_ctx, names)[0]
+
+
+def live_drift(
+    app_ctx: AppContext, rendered: RenderedAction, live: ActionVersion | None
+) -> tuple[Drift, bool]:
+    """How the version that runs compares with the profile's rendering, and whether the
+    secrets were compared: not when their values are not at hand."""
+    try:
+        secrets: SecretValues | None = profile_secrets(app_ctx, rendered.secret_names)
+    except StiggctlError:
+        secrets = None
+    deployed_names = [s.name for s in live.secrets] if live is not None else []
+    code = live.code if live is not None else None
+    return drift(rendered, code, secrets, deployed_names), secrets is not None
 
 
 def action_secrets(
