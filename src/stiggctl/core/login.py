@@ -565,13 +565,7 @@ class _Flow:
         if wants_token:
             self._call(ActionCall.M2M_TOKEN, 1)
 
-        if outcome is None:
-            self.needs = (StiggQuery.PROVISION,)
-            return False
-        if isinstance(outcome, StiggFailure):
-            self._fail(
-                3, f"Stigg did not provision customer {customer_id} ({outcome.describe()}).", record
-            )
+        if self._stops_at_provision(outcome, customer_id, record):
             return False
         if outcome is ProvisionOutcome.CREATED:
             answer = f"Stigg created customer {customer_id} on plan {plan_id}."
@@ -598,6 +592,24 @@ class _Flow:
             )
         return True
 
+    def _stops_at_provision(
+        self,
+        outcome: ProvisionOutcome | StiggFailure | None,
+        customer_id: str,
+        record: _LoginRecord | None,
+    ) -> bool:
+        """Whether the flow ends at Stigg's provisioning answer: not given yet (then it is
+        needed), or a failure (step 3 applies the fail policy)."""
+        if outcome is None:
+            self.needs = (StiggQuery.PROVISION,)
+            return True
+        if isinstance(outcome, StiggFailure):
+            self._fail(
+                3, f"Stigg did not provision customer {customer_id} ({outcome.describe()}).", record
+            )
+            return True
+        return False
+
     def _provision_again(
         self,
         outcome: ProvisionOutcome | StiggFailure | None,
@@ -617,13 +629,7 @@ class _Flow:
             "this case).",
         )
         self._call(ActionCall.PROVISION_CUSTOMER, round_trip)
-        if outcome is None:
-            self.needs = (StiggQuery.PROVISION,)
-            return False
-        if isinstance(outcome, StiggFailure):
-            self._fail(
-                3, f"Stigg did not provision customer {customer_id} ({outcome.describe()}).", record
-            )
+        if self._stops_at_provision(outcome, customer_id, record):
             return False
         if outcome is ProvisionOutcome.CREATED:
             self._step(3, f"Stigg created customer {customer_id} on plan {plan_id}.")
