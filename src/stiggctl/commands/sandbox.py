@@ -177,19 +177,10 @@ def _print_banner(app_ctx, info: dict, info_file: Path | None) -> None:
 
 def write_info_file(path: Path, info: dict) -> None:
     import json
-    import os
-    import tempfile
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(info, handle, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from stiggctl.sandbox.server import write_private_file
+
+    write_private_file(path, json.dumps(info, indent=2).encode())
 
 
 def read_info_file(path: Path) -> dict:

@@ -32,6 +32,21 @@ M2M_CLIENT_ID = "stiggctl-m2m-client"
 ACTION_CLIENT_ID = "stiggctl-action-client"
 
 
+def write_private_file(path: Path, data: bytes) -> None:
+    """Replace `path` whole or not at all, readable by its owner only: the sandbox's state
+    and info files hold its credentials."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 @dataclass
 class SandboxOptions:
     host: str = "127.0.0.1"
@@ -152,17 +167,7 @@ class Sandbox:
         if path is None:
             return
         with self._state_lock:
-            data = json.dumps(self.snapshot()).encode()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            try:
-                os.fchmod(fd, 0o600)
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_private_file(path, json.dumps(self.snapshot()).encode())
 
     # Requests ---------------------------------------------------------------------------
 
