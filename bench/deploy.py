@@ -18,12 +18,12 @@ import io
 import os
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 
 import httpx
 
+from ci_environment import ci_environment
 from stiggctl.__main__ import main as stiggctl_main
 from stiggctl.commands.sandbox import sandbox_env
 from stiggctl.sandbox.auth0.seed import BUSINESS_APP_ID
@@ -76,17 +76,7 @@ def main() -> None:
         "--build-seconds", type=float, default=0.6, help="the sandbox's build time (serve's)"
     )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as config_dir:
-        for name in [n for n in os.environ if n.startswith("STIGGCTL_")]:
-            del os.environ[name]
-        os.environ.update(
-            {
-                "CI": "true",
-                "NO_COLOR": "1",
-                "STIGGCTL_CONFIG_DIR": config_dir,
-                "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
-            }
-        )
+    with ci_environment():
         samples = [run(args.build_seconds) for _ in range(args.runs)]
     failed = [s for pair in samples for s in pair if s.exit_code != 0]
     if failed:

@@ -20,13 +20,13 @@ import io
 import multiprocessing
 import os
 import sys
-import tempfile
 import time
 import tracemalloc
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from ci_environment import ci_environment
 from stiggctl.__main__ import main as stiggctl_main
 from stiggctl.commands.sandbox import sandbox_env
 from stiggctl.sandbox.faults import FaultPlan, FaultRule
@@ -98,18 +98,8 @@ def serve(customers: int, latency_ms: int, conn: Connection) -> None:
 
 def measure_all(info: dict[str, Any]) -> list[Measure]:
     measures = []
-    with tempfile.TemporaryDirectory() as config_dir:
-        for name in [n for n in os.environ if n.startswith("STIGGCTL_")]:
-            del os.environ[name]
+    with ci_environment():
         os.environ.update(sandbox_env(info))
-        os.environ.update(
-            {
-                "CI": "true",
-                "NO_COLOR": "1",
-                "STIGGCTL_CONFIG_DIR": config_dir,
-                "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
-            }
-        )
         for fmt, concurrency in CONFIGURATIONS:
             seconds, _, lines = report(fmt, concurrency, traced=False)
             _, peak, _ = report(fmt, concurrency, traced=True)
