@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from stiggctl.core.action_settings import ActionSettings
+from stiggctl.core.render import render_action
 from stiggctl.sandbox.clock import Clock
 from stiggctl.sandbox.faults import FaultPlan
 from stiggctl.sandbox.server import SandboxOptions, SandboxServer
@@ -44,6 +46,21 @@ def management_token(base_url: str, client_id: str, client_secret: str) -> str:
     )
     response.raise_for_status()
     return response.json()["access_token"]
+
+
+def install_rendered_action(server: SandboxServer, name: str, settings: ActionSettings) -> None:
+    """The Action rendered from `settings`, deployed and bound at the end of post-login,
+    holding the sandbox's Stigg key and stiggctl's M2M client as its secrets."""
+    info = server.info()
+    server.sandbox.auth0.add_action(
+        name,
+        render_action(settings).code,
+        secrets={
+            "STIGG_API_KEY": info["stigg"]["api_key"],
+            "AUTH0_M2M_CLIENT_ID": info["auth0"]["client_id"],
+            "AUTH0_M2M_CLIENT_SECRET": info["auth0"]["client_secret"],
+        },
+    )
 
 
 def sandbox_env(server: SandboxServer) -> dict[str, str]:

@@ -7,10 +7,9 @@ from __future__ import annotations
 import pytest
 
 from stiggctl.core.action_settings import TEMPLATE_VERSION, ActionSettings
-from stiggctl.core.render import render_action
 from stiggctl.sandbox.auth0.seed import ACME, BUSINESS_APP_ID, CONSUMER_APP_ID, GLOBEX
 from stiggctl.sandbox.faults import FaultPlan, FaultRule
-from tests.sandbox_helpers import running_sandbox
+from tests.sandbox_helpers import install_rendered_action, running_sandbox
 
 pytestmark = pytest.mark.node
 
@@ -28,15 +27,7 @@ def deploy(server, **overrides):
         stigg_api_url=info["stigg"]["api_url"],
         **overrides,
     )
-    server.sandbox.auth0.add_action(
-        ACTION,
-        render_action(settings).code,
-        secrets={
-            "STIGG_API_KEY": info["stigg"]["api_key"],
-            "AUTH0_M2M_CLIENT_ID": info["auth0"]["client_id"],
-            "AUTH0_M2M_CLIENT_SECRET": info["auth0"]["client_secret"],
-        },
-    )
+    install_rendered_action(server, ACTION, settings)
 
 
 def login(server, name, org=ACME, client=BUSINESS_APP_ID, **kwargs):

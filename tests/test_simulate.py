@@ -21,7 +21,6 @@ from stiggctl.config.action import action_settings
 from stiggctl.config.settings import load_settings
 from stiggctl.core.action_settings import DEFAULT_RETRY_MESSAGE
 from stiggctl.core.login import parse_time
-from stiggctl.core.render import render_action
 from stiggctl.sandbox.auth0 import SandboxError
 from stiggctl.sandbox.auth0.seed import (
     ACME,
@@ -34,7 +33,7 @@ from stiggctl.sandbox.clock import Clock
 from stiggctl.sandbox.faults import FaultPlan, FaultRule
 from stiggctl.sandbox.http import json_response
 from tests.cli_helpers import CliResult, run_cli
-from tests.sandbox_helpers import running_sandbox, sandbox_env
+from tests.sandbox_helpers import install_rendered_action, running_sandbox, sandbox_env
 
 AT = "2025-03-14T09:30:00.000Z"
 AT_MS = parse_time(AT)
@@ -659,17 +658,7 @@ def test_an_active_user_keeps_access_while_stigg_is_down(server, capsys):
 
 def deploy_profile_action(server) -> None:
     """The Action as deploy-action renders it from the same profile."""
-    info = server.info()
-    settings = action_settings(load_settings().settings)
-    server.sandbox.auth0.add_action(
-        ACTION,
-        render_action(settings).code,
-        secrets={
-            "STIGG_API_KEY": info["stigg"]["api_key"],
-            "AUTH0_M2M_CLIENT_ID": info["auth0"]["client_id"],
-            "AUTH0_M2M_CLIENT_SECRET": info["auth0"]["client_secret"],
-        },
-    )
+    install_rendered_action(server, ACTION, action_settings(load_settings().settings))
 
 
 def real_login(server, case: Case) -> dict[str, Any]:
