@@ -83,12 +83,20 @@ def root(
     ctx.obj = _current
 
 
-app.command("demo")(demo_cmd.demo)
-app.command("setup")(setup_cmd.setup)
-app.command("deploy-action")(deploy_cmd.deploy_action)
+app.command("demo", short_help="The whole story end to end on a local sandbox (no account).")(
+    demo_cmd.demo
+)
+app.command("setup", short_help="The wizard: configure and verify a profile.")(setup_cmd.setup)
+app.command("deploy-action", short_help="Render, build, deploy and bind the post-login Action.")(
+    deploy_cmd.deploy_action
+)
 app.add_typer(action_cmd.app, name="action")
-app.command("doctor")(doctor_cmd.doctor)
-app.command("simulate-login")(simulate_cmd.simulate_login)
+app.command("doctor", short_help="Check the whole integration; exit 3 on a problem.")(
+    doctor_cmd.doctor
+)
+app.command(
+    "simulate-login", short_help="Explain a login with the Action's own logic, writing nothing."
+)(simulate_cmd.simulate_login)
 app.add_typer(mau_cmd.app, name="mau")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(sandbox_cmd.app, name="sandbox")
